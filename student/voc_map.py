@@ -51,8 +51,9 @@ import argparse
 import dataclasses
 import sys
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -520,7 +521,9 @@ def _record(labels: list[str], boxes, **fields) -> dict:
 def _result_files(folder: Path) -> list[str]:
     """Names of the non-hidden ``*.txt`` files of ``folder``, sorted as strings."""
     return sorted(
-        p.name for p in folder.iterdir() if p.name.endswith(RESULT_FILE_SUFFIX) and not p.name.startswith(".") and p.is_file()
+        p.name
+        for p in folder.iterdir()
+        if p.name.endswith(RESULT_FILE_SUFFIX) and not p.name.startswith(".") and p.is_file()
     )
 
 
@@ -642,7 +645,8 @@ def plot_average_precision(ap_per_class: Mapping[str, float], map_value: float, 
     ax = fig.add_subplot()
     ax.barh(rows, values, color=_PLOT_COLOR)
     labels = [
-        ax.text(value, row, f" {value:.2f}" if value < 1.0 else f" {value}", color=_PLOT_COLOR, va="center", fontweight="bold")
+        ax.text(value, row, f" {value:.2f}" if value < 1.0 else f" {value}", color=_PLOT_COLOR, va="center",
+                fontweight="bold")
         for row, value in zip(rows, values)
     ]
     # Widen the x axis so that the longest bar's label fits (Cartucho's adjust_axes).
@@ -671,10 +675,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("input_dir", metavar="INPUT_DIR")
     parser.add_argument(
-        "--output", metavar="DIR", help=f"where to write {OUTPUT_TXT} and {MAP_PLOT} (default: {DEFAULT_OUTPUT_DIR}/ next to INPUT_DIR)"
+        "--output",
+        metavar="DIR",
+        help=f"where to write {OUTPUT_TXT} and {MAP_PLOT} (default: {DEFAULT_OUTPUT_DIR}/ next to INPUT_DIR)",
     )
     parser.add_argument("--no-plot", action="store_true", help=f"do not draw {MAP_PLOT}")
-    parser.add_argument("--iou", type=float, default=DEFAULT_IOU_THRESHOLD, help="IoU a match needs (default: %(default)s)")
+    parser.add_argument(
+        "--iou", type=float, default=DEFAULT_IOU_THRESHOLD, help="IoU a match needs (default: %(default)s)"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print the mAP line only")
     args = parser.parse_args(argv)
     output_dir = args.output if args.output is not None else Path(args.input_dir).resolve().parent / DEFAULT_OUTPUT_DIR
