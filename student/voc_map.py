@@ -29,8 +29,8 @@ The rules, as in Cartucho's ``main.py``:
 
 Deliberate differences, all on inputs Cartucho rejects or crashes on:
 
-* A missing or empty detection file means "no detections for that image"
-  (Cartucho demands a detection file for every ground-truth file).
+* A missing detection file means "no detections for that image", as an empty
+  one does in both (Cartucho demands a detection file per ground-truth file).
 * Blank lines are skipped (Cartucho rejects them).
 * Class names may contain spaces: the last 4 (ground truth, after an optional
   ``difficult``) or 5 (detections) fields are the numbers and the words before
@@ -38,6 +38,9 @@ Deliberate differences, all on inputs Cartucho rejects or crashes on:
   multi-word name may not contain a numeric word after its first.
 * A class whose top-ranked detection hits a difficult box gets precision 0 at
   that rank (Cartucho divides by zero); AP is not affected.
+
+Not reproduced: Cartucho's other plots and its ``--ignore``,
+``--set-class-iou`` and animation options; the output folder is not wiped.
 
 Python API: :func:`evaluate` (in memory, e.g. model outputs) and
 :func:`evaluate_directory` (files). Command line::
