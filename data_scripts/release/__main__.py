@@ -1,0 +1,77 @@
+"""Command line of the release pipeline.
+
+    python -m data_scripts.release                 regenerate student/ stubs and the notebook,
+                                                   build the solution notebook and the archive
+    python -m data_scripts.release --check         fail if committed generated files are stale
+    python -m data_scripts.release --out DIR       build outputs into DIR (default build/release)
+    python -m data_scripts.release --root DIR      work on another checkout (default: this one)
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from . import layout
+from .errors import ReleaseError
+from .pipeline import drift_message, drifted_files, run_pipeline, write_release
+
+EXIT_OK = 0
+EXIT_DRIFT = 1
+EXIT_ERROR = 2
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m data_scripts.release",
+        description="Generate the student stubs, the notebooks and the student release from reference/.",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="regenerate in memory only; exit 1 if committed student/ or notebooks/ files differ",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"where the build outputs go (default: ROOT/{layout.DEFAULT_OUT_DIR})",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=layout.REPO_ROOT,
+        help="repository root to read and write (default: this checkout)",
+    )
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    out_dir = (args.out or root / layout.DEFAULT_OUT_DIR).resolve()
+
+    try:
+        release = run_pipeline(root)
+    except ReleaseError as error:
+        print(f"release: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+    if args.check:
+        drifted = drifted_files(release)
+        for path in drifted:
+            print(f"release: {drift_message(release, path)}", file=sys.stderr)
+        if drifted:
+            return EXIT_DRIFT
+        print(f"release: {len(release.committed)} generated files are up to date; no solution line in the release")
+        return EXIT_OK
+
+    for path in write_release(release, out_dir):
+        print(f"wrote {_shown(path, root)}")
+    return EXIT_OK
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

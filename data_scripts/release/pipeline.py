@@ -1,0 +1,166 @@
+"""The release pipeline: an ordered list of small steps from one marked source.
+
+    reference/*.py (solution regions marked) + notebooks/*.template.md
+      1. read the marked reference          markers validated
+      2. generate the student stubs         student/*.py
+      3. read the notebook template
+      4. render the student notebook        notebooks/two_stage_detector.ipynb
+      5. render the solution notebook       <out>/solution/... (never shipped)
+      6. package the student release        <out>/student_release.zip
+      7. check the release for solution lines
+
+Every step reads and extends one in-memory `Release`; nothing touches the
+disk until `write_release`, so `--check` runs the very same steps.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+from . import layout
+from .archive import build_archive, read_archive
+from .definitions import parse_module
+from .errors import ReleaseError
+from .leaks import assert_no_leaks
+from .markers import find_regions
+from .namespace import Namespace
+from .notebook import notebook_text, render_notebook
+from .stubs import header_line, make_stub
+from .template import TemplateCell, parse_template
+
+
+@dataclass
+class Release:
+    """What one run of the pipeline read and made, in memory."""
+
+    root: Path
+    references: Dict[str, str] = field(default_factory=dict)  # reference path -> text
+    stubs: Dict[str, str] = field(default_factory=dict)  # stub path -> text
+    template: List[TemplateCell] = field(default_factory=list)
+    committed: Dict[str, str] = field(default_factory=dict)  # repository path -> generated text
+    sources: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # generated path -> what it is made from
+    build: Dict[str, bytes] = field(default_factory=dict)  # path under the output dir -> bytes
+
+    def read(self, path: str) -> str:
+        file = self.root / path
+        if not file.is_file():
+            raise ReleaseError(f"{path}: missing (the release pipeline needs it)")
+        return file.read_text(encoding="utf-8")
+
+
+def read_reference(release: Release) -> None:
+    """Read the reference modules and validate their solution markers."""
+    for module in layout.MODULES:
+        path = layout.reference_path(module)
+        release.references[path] = release.read(path)
+        find_regions(release.references[path], path)
+
+
+def generate_stubs(release: Release) -> None:
+    """Replace every solution region by a TODO: student/<module>."""
+    for module in layout.MODULES:
+        reference = layout.reference_path(module)
+        header = header_line(reference, layout.REGENERATE_COMMAND)
+        stub = make_stub(release.references[reference], reference, module, header)
+        release.stubs[layout.stub_path(module)] = stub
+        release.committed[layout.stub_path(module)] = stub
+        release.sources[layout.stub_path(module)] = (reference,)
+
+
+def read_template(release: Release) -> None:
+    release.template = parse_template(release.read(layout.NOTEBOOK_TEMPLATE), layout.NOTEBOOK_TEMPLATE)
+
+
+def _namespace(sources: Dict[str, str], path_of: Callable[[str], str]) -> Namespace:
+    """The shared namespace of the modules whose texts are `sources` (by path)."""
+    siblings = [layout.module_name(m) for m in layout.MODULES]
+    modules = {}
+    for module in layout.MODULES:
+        path = path_of(module)
+        modules[layout.module_name(module)] = parse_module(sources[path], path, siblings)
+    return Namespace.merge(modules)
+
+
+def render_student_notebook(release: Release) -> None:
+    """The template with the stubs' definitions: the committed student notebook."""
+    notebook = render_notebook(release.template, _namespace(release.stubs, layout.stub_path), layout.NOTEBOOK_TEMPLATE)
+    release.committed[layout.STUDENT_NOTEBOOK] = notebook_text(notebook)
+    release.sources[layout.STUDENT_NOTEBOOK] = (layout.NOTEBOOK_TEMPLATE, *release.references)
+
+
+def render_solution_notebook(release: Release) -> None:
+    """The template with the reference's definitions: staff only, build output."""
+    namespace = _namespace(release.references, layout.reference_path)
+    notebook = render_notebook(release.template, namespace, layout.NOTEBOOK_TEMPLATE)
+    release.build[layout.SOLUTION_NOTEBOOK] = notebook_text(notebook).encode("utf-8")
+
+
+def package_release(release: Release) -> None:
+    """Zip the student notebook, the stubs and the shipped helper files."""
+    members = {Path(layout.STUDENT_NOTEBOOK).name: release.committed[layout.STUDENT_NOTEBOOK].encode("utf-8")}
+    for path, stub in release.stubs.items():
+        members[Path(path).name] = stub.encode("utf-8")
+    for path in layout.SHIPPED_FILES:
+        members[Path(path).name] = release.read(path).encode("utf-8")
+    release.build[layout.ARCHIVE] = build_archive(members, layout.ARCHIVE_FOLDER)
+
+
+def check_for_leaks(release: Release) -> None:
+    """No line of a solution region may be in the archive (as written)."""
+    assert_no_leaks(read_archive(release.build[layout.ARCHIVE]), release.references)
+
+
+STEPS: Tuple[Tuple[str, Callable[[Release], None]], ...] = (
+    ("read the marked reference", read_reference),
+    ("generate the student stubs", generate_stubs),
+    ("read the notebook template", read_template),
+    ("render the student notebook", render_student_notebook),
+    ("render the solution notebook", render_solution_notebook),
+    ("package the student release", package_release),
+    ("check the release for solution lines", check_for_leaks),
+)
+
+
+def run_pipeline(root: Path = layout.REPO_ROOT) -> Release:
+    """Run every step in order, in memory; the first failing step raises."""
+    release = Release(Path(root))
+    for _, step in STEPS:
+        step(release)
+    return release
+
+
+def drifted_files(release: Release) -> List[str]:
+    """Committed generated files that differ from (or are missing next to)
+    what the pipeline generates."""
+    drifted = []
+    for path, text in release.committed.items():
+        file = release.root / path
+        if not file.is_file() or file.read_bytes() != text.encode("utf-8"):
+            drifted.append(path)
+    return drifted
+
+
+def drift_message(release: Release, path: str) -> str:
+    """Why `path` fails the drift check, and the command that fixes it."""
+    return (
+        f"{path} differs from what the release pipeline generates from "
+        f"{' + '.join(release.sources[path])}: regenerate it with `{layout.REGENERATE_COMMAND}` "
+        "(generated files are never edited by hand)"
+    )
+
+
+def write_release(release: Release, out_dir: Path) -> List[Path]:
+    """Write the committed files into the repository and the build outputs
+    into `out_dir`; return the paths written."""
+    written = []
+    for path, text in release.committed.items():
+        file = release.root / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(text.encode("utf-8"))
+        written.append(file)
+    for path, data in release.build.items():
+        file = out_dir / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(data)
+        written.append(file)
+    return written
