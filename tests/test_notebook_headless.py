@@ -1,0 +1,110 @@
+"""The solution notebook runs top to bottom, headless, on synthetic data.
+
+Small parameters are injected into its `parameters` cell (tiny images,
+batches, subsets, models and a few iterations), the backbone starts from
+random weights (no download) and each cell has a time limit. The run must
+leave the loss history, its plot and the evaluation files in OUTPUT_DIR.
+"""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from data_scripts.release import layout
+from data_scripts.release.kernel import execute_notebook
+from data_scripts.release.parameters import inject_parameters
+from data_scripts.release.pipeline import run_pipeline
+from data_scripts.synthetic_dataset import make_synthetic_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+CELL_TIMEOUT_S = 300
+NUM_TRAIN, NUM_VAL = 8, 4
+FULL_ITERS = 4
+KERNEL_ENV = {
+    "DETECTOR_BACKBONE_WEIGHTS": "random",  # no ImageNet download attempt
+    "OMP_NUM_THREADS": "1",  # a small shared machine: threads mostly spin
+    # Jupyter's inline backend (ipykernel's default; the test process's Agg
+    # must not leak into the kernel): figures become cell outputs.
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+}
+
+
+def headless_parameters(data_dir: Path, output_dir: Path) -> dict:
+    return {
+        "COURSE_DIR": str(ROOT / "student"),
+        "DATA_DIR": str(data_dir),
+        "DOWNLOAD": False,
+        "OUTPUT_DIR": str(output_dir),
+        "DEVICE": "cpu",
+        "NUM_WORKERS": 0,
+        "IMAGE_SIZE": 64,
+        "BATCH_SIZE": 2,
+        "OVERFIT_BATCHES": 2,
+        "OVERFIT_FPN_CHANNELS": 16,
+        "RPN_OVERFIT_ITERS": 3,
+        "DETECTOR_OVERFIT_ITERS": 3,
+        "FULL_FPN_CHANNELS": 16,
+        "FULL_ITERS": FULL_ITERS,
+        "VAL_SUBSET_SIZE": 2,
+    }
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """The solution notebook after a headless run, and its output folder."""
+    work = tmp_path_factory.mktemp("headless")
+    data_dir = make_synthetic_dataset(work / "data", num_train=NUM_TRAIN, num_val=NUM_VAL, seed=0)
+    output_dir = work / "outputs"
+    solution = run_pipeline(ROOT).build[layout.SOLUTION_NOTEBOOK].decode("utf-8")
+    notebook = inject_parameters(nbformat.reads(solution, as_version=4), headless_parameters(data_dir, output_dir))
+    execute_notebook(notebook, cwd=work, env=KERNEL_ENV, cell_timeout_s=CELL_TIMEOUT_S)
+    return notebook, output_dir
+
+
+def test_every_code_cell_ran_without_error(executed):
+    notebook, _ = executed
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count is not None for cell in code)
+    errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
+    assert errors == []
+
+
+def test_checks_in_the_notebook_pass(executed):
+    notebook, _ = executed
+    printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert printed.count("same boxes as torchvision: True") == 3
+    assert "Rel error of P5 locations: 0.0" in printed
+    assert "Relative error: 0.0" in printed
+    assert "Rel error in reconstructed boxes:" in printed
+
+
+def test_full_run_saved_its_loss_history_and_plot(executed):
+    _, output_dir = executed
+    history = json.loads((output_dir / "loss_history.json").read_text())
+    assert len(history) == FULL_ITERS and all(isinstance(loss, float) for loss in history)
+    assert (output_dir / "loss_history.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_evaluation_wrote_cartucho_files_and_the_map_result(executed):
+    notebook, output_dir = executed
+    for folder in ("ground-truth", "detection-results"):
+        files = sorted(p.name for p in (output_dir / "mAP" / "input" / folder).iterdir())
+        assert files == [f"val_{i:06d}.txt" for i in range(NUM_VAL)]
+    output_txt = (output_dir / "mAP" / "output" / "output.txt").read_text()
+    assert "mAP = " in output_txt
+    assert (output_dir / "mAP" / "output" / "mAP.png").read_bytes().startswith(b"\x89PNG")
+    last = [cell for cell in notebook.cells if cell.cell_type == "code"][-1]
+    assert "mAP = " in "".join(o.get("text", "") for o in last.outputs)
+    assert any("image/png" in o.get("data", {}) for o in last.outputs)
+
+
+def test_training_and_visualisation_cells_plot(executed):
+    notebook, _ = executed
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    figures = [sum("image/png" in o.get("data", {}) for o in c.outputs) for c in code]
+    training = [i for i, c in enumerate(code) if "train_detector(" in c.source]
+    assert len(training) == 3 and all(figures[i] >= 1 for i in training)
+    assert figures[[i for i, c in enumerate(code) if "plot_loss_history(" in c.source][0]] == 1
+    assert sum(figures) >= 3 + 3 + 1  # loss plots, data and prediction images, mAP chart
