@@ -108,3 +108,21 @@ def test_training_and_visualisation_cells_plot(executed):
     assert len(training) == 3 and all(figures[i] >= 1 for i in training)
     assert figures[[i for i, c in enumerate(code) if "plot_loss_history(" in c.source][0]] == 1
     assert sum(figures) >= 3 + 3 + 1  # loss plots, data and prediction images, mAP chart
+
+
+def test_student_notebook_runs_up_to_the_first_todo(tmp_path):
+    """The student notebook's set-up cells work; the first check cell then
+    stops on the first TODO, with the stub's message."""
+    from nbclient.exceptions import CellExecutionError
+
+    data_dir = make_synthetic_dataset(tmp_path / "data", num_train=2, num_val=1, seed=0)
+    notebook = nbformat.read(ROOT / layout.STUDENT_NOTEBOOK, as_version=4)
+    notebook = inject_parameters(notebook, headless_parameters(data_dir, tmp_path / "outputs"))
+    with pytest.raises(CellExecutionError) as raised:
+        execute_notebook(notebook, cwd=tmp_path, env=KERNEL_ENV, cell_timeout_s=CELL_TIMEOUT_S)
+    assert (raised.value.ename, raised.value.evalue) == (
+        "NotImplementedError",
+        "nms: TODO not implemented yet (common.py)",
+    )
+    ran = [c for c in notebook.cells if c.cell_type == "code" and c.execution_count is not None]
+    assert "nms(nms_check_boxes" in ran[-1].source
