@@ -4,12 +4,10 @@ Doctored inputs are edited in a copy of the repository's release files, never
 in the checkout itself.
 """
 
-import io
 import json
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
