@@ -140,14 +140,19 @@ class VOC2007DetectionTiny(torch.utils.data.Dataset):
         # Transform input image to CHW tensor.
         image = self.image_transform(image)
 
-        # Apply the resize and centre crop to the boxes: scale, shift by the
-        # crop offset and clamp to the crop.
-        scale = self.image_size / min(original_width, original_height)
-        new_width, new_height = original_width * scale, original_height * scale
-        crop_x1 = (new_width - self.image_size) // 2
-        crop_y1 = (new_height - self.image_size) // 2
-        gt_boxes = gt_boxes * scale - torch.tensor([crop_x1, crop_y1, crop_x1, crop_y1])
-        gt_boxes = gt_boxes.clamp(min=0, max=self.image_size)
+        # Apply the resize and centre crop to the boxes, with the same integer
+        # arithmetic as torchvision's `Resize` (the longer edge is truncated)
+        # and `CenterCrop` (the offset is rounded): scale, shift, clamp.
+        size = self.image_size
+        if original_width <= original_height:
+            new_width, new_height = size, int(size * original_height / original_width)
+        else:
+            new_width, new_height = int(size * original_width / original_height), size
+        crop_x1 = int(round((new_width - size) / 2.0))
+        crop_y1 = int(round((new_height - size) / 2.0))
+        scale = torch.tensor([new_width / original_width, new_height / original_height] * 2)
+        gt_boxes = gt_boxes * scale - torch.tensor([crop_x1, crop_y1] * 2)
+        gt_boxes = gt_boxes.clamp(min=0, max=size)
 
         # Concatenate GT classes with GT boxes; shape: (N, 5)
         gt_boxes = torch.cat([gt_boxes, gt_classes], dim=1)
@@ -239,9 +244,9 @@ def rel_error(x, y, eps=1e-10):
     Compute the relative error between a pair of tensors x and y,
     which is defined as:
 
-                            max_i |x_i - y_i]|
+                            max_i |x_i - y_i|
     rel_error(x, y) = -------------------------------
-                      max_i |x_i| + max_i |y_i| + eps
+                      max(eps, max_i (|x_i| + |y_i|))
 
     Inputs:
     - x, y: Tensors of the same shape
