@@ -1,0 +1,74 @@
+"""Command line: ``python -m autograder grade SUBMISSION --out DIR [--units-only]``.
+
+Runs the graded pytest suite (``autograder/test_*.py``) in this process on
+SUBMISSION (a folder, .ipynb or .zip), writes ``DIR/results.json`` in
+Gradescope's format and prints the score table.
+
+Exit status: 0 whenever grading completed, whatever the score (a submission
+that cannot be loaded is graded 0 with the reason); ``EXIT_GRADER_FAILED``
+when the grader itself could not run or a sandbox failure makes the grade
+untrustworthy (the results file may then be missing or incomplete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.plugin import AUTOGRADER_DIR
+from autograder.stages import STAGE_NAMES, UNIT_STAGE_NAMES
+
+EXIT_GRADER_FAILED = 2
+RESULTS_FILE = "results.json"
+# pytest exit codes meaning "the tests ran": all passed, or some failed.
+_GRADING_COMPLETED = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description="Grade a two-stage detector submission.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    grade = commands.add_parser("grade", help="grade one submission and write results.json")
+    grade.add_argument("submission", type=Path, help="folder with common.py + two_stage_detector.py, .ipynb or .zip")
+    grade.add_argument("--out", type=Path, required=True, help="output directory (created with mode 0700)")
+    grade.add_argument("--units-only", action="store_true", help=f"run only the unit stages ({', '.join(UNIT_STAGE_NAMES)})")
+    args = parser.parse_args(argv)
+    return grade_submission(args.submission, args.out, units_only=args.units_only)
+
+
+def grade_submission(submission: Path, out: Path, *, units_only: bool = False) -> int:
+    """Grade ``submission`` into ``out/results.json``; return the process exit status."""
+    try:
+        results_path = _prepare_output(out)
+    except OSError as error:
+        print(f"autograder: cannot prepare the output directory {out}: {error}", file=sys.stderr)
+        return EXIT_GRADER_FAILED
+    stages = UNIT_STAGE_NAMES if units_only else STAGE_NAMES
+    exit_code = pytest.main([
+        str(AUTOGRADER_DIR),
+        f"--submission={Path(submission).resolve()}",
+        f"--results={results_path}",
+        f"--stages={','.join(stages)}",
+        f"--rootdir={AUTOGRADER_DIR.parent}",
+        "-p", "no:cacheprovider",
+        "--tb=short",
+        "-q",
+    ])
+    if exit_code not in _GRADING_COMPLETED or not results_path.is_file():
+        print(f"autograder: grading did not complete (pytest exit status {int(exit_code)}); "
+              "see the messages above.", file=sys.stderr)
+        return EXIT_GRADER_FAILED
+    return 0
+
+
+def _prepare_output(out: Path) -> Path:
+    """Create ``out`` private to the grader; remove a stale results file."""
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if out.stat().st_uid == os.geteuid():
+        os.chmod(out, 0o700)
+    results_path = (out / RESULTS_FILE).resolve()
+    results_path.unlink(missing_ok=True)
+    return results_path

@@ -1,0 +1,195 @@
+"""The restrictions a worker applies to itself before running student code.
+
+Order matters and is driven by ``worker.py``: private mounts (root only) →
+work directory → resource limits → drop to the sandbox uid (root only) →
+no new privileges.  Every step either succeeds or raises, so a worker never
+runs student code half-confined.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder import processes
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+
+# With private mounts the worker gets a fresh, size-capped /tmp and
+# /dev/shm, and its work directory lives in that /tmp.
+PRIVATE_TMP = "/tmp"
+PRIVATE_SHM = "/dev/shm"
+PRIVATE_WORKDIR = "/tmp/submission"
+PRIVATE_TMP_SIZE_MB = 128
+PRIVATE_SHM_SIZE_MB = 64
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-call resource limits (see ``Sandbox`` for the defaults)."""
+
+    memory_mb: int  # address space allowed on top of the worker's size at fork time
+    cpu_s: int  # CPU seconds; a backstop behind the wall-clock timeout
+    file_size_mb: int  # largest file the worker may write
+    max_processes: int  # extra processes/threads the student may create
+    max_open_files: int
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    _check(
+        _libc.mount(
+            source.encode(), target.encode(), fstype.encode() if fstype else None, ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {fstype or source} on {target}",
+    )
+
+
+def enter_private_mounts(protected_paths: list[str], library_paths: list[str]) -> None:
+    """Root only: new mount, network and IPC namespaces that hide grader files.
+
+    The worker gets an empty /tmp and /dev/shm of bounded size, no network
+    (only a down loopback), the ``library_paths`` (Python's import path)
+    made reachable (``expose_paths``), and every protected directory covered by an
+    empty read-only tmpfs of mode 000 (protected files by ``/dev/null``).
+    Paths that vanished under the new mounts are skipped.
+    """
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
+    _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    _mount("tmpfs", PRIVATE_TMP, "tmpfs", MS_NOSUID | MS_NODEV, f"size={PRIVATE_TMP_SIZE_MB}m,mode=1777")
+    if os.path.isdir(PRIVATE_SHM):
+        _mount("tmpfs", PRIVATE_SHM, "tmpfs", MS_NOSUID | MS_NODEV, f"size={PRIVATE_SHM_SIZE_MB}m,mode=1777")
+    expose_paths(library_paths)
+    hidden_flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+    for path in protected_paths:
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", hidden_flags, "size=4k,mode=000")
+        elif os.path.isfile(path):
+            _mount("/dev/null", path, None, MS_BIND, None)
+
+
+def expose_paths(paths: list[str]) -> None:
+    """Make ``paths`` reachable for other users, in this mount namespace only.
+
+    A Python installed under a private home (``/root/.pyenv``) cannot be read
+    by the sandbox uid, so imports not preloaded by the zygote would fail.
+    For each closed ancestor (no ``o+x``), its needed subdirectories are
+    bind-mounted aside, the ancestor is covered by a traversable tmpfs (which
+    also hides everything else in it), and the subdirectories are mounted back.
+    """
+    by_blocker: dict[str, list[str]] = {}
+    for path in paths:
+        blocker = _closed_ancestor(path)
+        if blocker is not None:
+            by_blocker.setdefault(blocker, []).append(path)
+    for number, (blocker, inside) in enumerate(sorted(by_blocker.items())):
+        staged = []
+        for index, path in enumerate(inside):
+            stage = os.path.join(PRIVATE_TMP, f".expose-{number}-{index}")
+            os.mkdir(stage, 0o700)
+            _mount(path, stage, None, MS_BIND | MS_REC, None)
+            staged.append((stage, path))
+        _mount("tmpfs", blocker, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        for stage, path in staged:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _mount(stage, path, None, MS_BIND | MS_REC, None)
+            _check(_libc.umount2(stage.encode(), 2), f"umount {stage}")  # MNT_DETACH
+            os.rmdir(stage)
+
+
+def _closed_ancestor(path: str) -> str | None:
+    """The outermost proper ancestor of ``path`` that other users cannot traverse."""
+    current = "/"
+    for part in Path(path).parts[1:-1]:
+        current = os.path.join(current, part)
+        if not os.stat(current).st_mode & 0o001:
+            return current
+    return None
+
+
+def write_workdir(workdir: str, files: dict[str, bytes], owner: tuple[int, int] | None) -> None:
+    """Create ``workdir`` (mode 0700) holding a private copy of the submission."""
+    Path(workdir).mkdir(mode=0o700)
+    for name, content in files.items():
+        path = os.path.join(workdir, name)
+        with open(path, "wb") as handle:
+            handle.write(content)
+        if owner:
+            os.chown(path, *owner)
+    if owner:
+        os.chown(workdir, *owner)
+
+
+def apply_limits(limits: Limits, sandbox_uid: int | None) -> None:
+    """Set RLIMITs; the process count is relative when sharing the grader's uid."""
+    with open("/proc/self/status") as status:
+        vm_size_kb = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+    if sandbox_uid is None:  # RLIMIT_NPROC counts every task of our uid
+        max_tasks = processes.count_tasks_of_uid(os.getuid()) + limits.max_processes
+    else:
+        max_tasks = limits.max_processes
+    mib = 1024 * 1024
+    _lower(resource.RLIMIT_AS, vm_size_kb * 1024 + limits.memory_mb * mib)
+    _lower(resource.RLIMIT_CPU, limits.cpu_s, hard=limits.cpu_s + 1)
+    _lower(resource.RLIMIT_FSIZE, limits.file_size_mb * mib)
+    _lower(resource.RLIMIT_NPROC, max_tasks)
+    _lower(resource.RLIMIT_NOFILE, limits.max_open_files)
+    _lower(resource.RLIMIT_CORE, 0)
+
+
+def _lower(which: int, soft: int, hard: int | None = None) -> None:
+    """Set a limit, never above the existing hard limit (which we could not raise)."""
+    _, current_hard = resource.getrlimit(which)
+    hard = soft if hard is None else hard
+    if current_hard != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current_hard), min(hard, current_hard)
+    resource.setrlimit(which, (soft, hard))
+
+
+def drop_privileges(uid: int) -> None:
+    """Become ``uid``/``uid`` with no supplementary groups, irreversibly."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != uid:
+        raise OSError(f"privilege drop to uid {uid} did not take effect")
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return
+    raise OSError("privilege drop is reversible: setuid(0) succeeded")
+
+
+def private_mounts_supported() -> bool:
+    """Whether this (root) process may create the namespaces above; tested in a child."""
+    child = os.fork()
+    if child == 0:
+        try:
+            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
+            _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+            _mount("tmpfs", PRIVATE_TMP, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status) == 0

@@ -1,0 +1,68 @@
+"""Failures raised in the trusted grader process.
+
+``SubmissionError`` and its subclasses describe something wrong with the
+student's submission; their message is written for the student and ends up
+verbatim in the Gradescope feedback.  ``SandboxError`` means the grader itself
+failed (not the student's fault): course staff need to look.
+"""
+
+from __future__ import annotations
+
+
+class SubmissionError(Exception):
+    """The submission failed a graded call; ``str(error)`` is the teaching message."""
+
+
+class SubmissionFormatError(SubmissionError):
+    """The submission could not be turned into ``common.py`` + ``two_stage_detector.py``."""
+
+
+class SubmissionImportError(SubmissionError):
+    """Importing the student's files failed (syntax error, crash at import time)."""
+
+
+class MissingDefinition(SubmissionError):
+    """A graded function or class is not defined in the submission."""
+
+
+class NotImplementedByStudent(SubmissionError):
+    """The student's code still raises ``NotImplementedError`` (an untouched stub)."""
+
+
+class StudentException(SubmissionError):
+    """The student's code raised an exception."""
+
+
+class Timeout(SubmissionError):
+    """The call exceeded its time limit and was stopped."""
+
+
+class Crashed(SubmissionError):
+    """The worker died without a result: a signal, ``os._exit``, ``sys.exit``..."""
+
+
+class OutOfMemory(SubmissionError):
+    """The student's code exceeded the memory limit."""
+
+
+class InvalidOutput(SubmissionError):
+    """The returned value has a type the grader does not accept, or is too large."""
+
+
+class SandboxError(Exception):
+    """The sandbox itself failed; the grade cannot be trusted and staff must look."""
+
+
+# Error kinds reported by a worker (see ``autograder/worker.py``), mapped to the
+# class the parent raises.  The kind is untrusted input: an unknown kind is a
+# protocol error, never a success.
+ERROR_CLASS_BY_KIND: dict[str, type[Exception]] = {
+    "import_error": SubmissionImportError,
+    "missing_definition": MissingDefinition,
+    "not_implemented": NotImplementedByStudent,
+    "student_exception": StudentException,
+    "crashed": Crashed,
+    "out_of_memory": OutOfMemory,
+    "invalid_output": InvalidOutput,
+    "grader_error": SandboxError,
+}

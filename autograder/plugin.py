@@ -1,0 +1,301 @@
+"""pytest plugin: graded tests → points → Gradescope ``results.json``.
+
+Loaded by ``autograder/conftest.py`` (so ``pytest autograder`` grades the
+reference solution) or with ``-p autograder.plugin``.
+
+* Marker ``@pytest.mark.points(n, tags=("iou",), visibility="visible")`` on
+  every graded test: ``n`` points, the graded definitions it exercises
+  (``layout.KNOWN_NAMES``), Gradescope visibility.  ``@pytest.mark.stage(name)``
+  puts it in a stage other than ``units`` (see ``stages.py``).
+* Options ``--submission PATH`` (folder, .ipynb or .zip; default: the
+  reference folder), ``--results PATH`` (write results.json there),
+  ``--stages a,b`` (default: all).
+* Fixtures ``sandbox`` (session ``Sandbox`` on the normalised submission),
+  ``submission`` (the ``NormalizedSubmission``) and ``points``
+  (``points.award(fraction, note)`` for partial credit; a passing test
+  without it earns everything, a failing one what was awarded, else 0).
+
+A test's feedback is its failure's teaching text: the ``SubmissionError``
+message, or the ``assert`` message.  A test that errors in setup (e.g. a
+submission that cannot be loaded) still scores 0 with that message.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import autograder
+from autograder.errors import SandboxError, SubmissionError, SubmissionFormatError
+from autograder.layout import KNOWN_NAMES
+from autograder.results import VISIBILITIES, TestResult, results_document, score_table, write_results
+from autograder.sandbox import Sandbox
+from autograder.stages import DEFAULT_STAGE, STAGE_NAMES
+from autograder.submission import NormalizedSubmission, normalize_submission
+
+__all__ = [
+    "pytest_addoption", "pytest_configure", "pytest_sessionstart", "pytest_collection_modifyitems",
+    "pytest_runtest_makereport", "pytest_sessionfinish", "pytest_terminal_summary",
+    "sandbox", "submission", "points", "PointsAward",
+]
+
+AUTOGRADER_DIR = Path(autograder.__file__).resolve().parent
+REPOSITORY_DIR = AUTOGRADER_DIR.parent
+DEFAULT_SUBMISSION = REPOSITORY_DIR / "reference"
+# Directories student code must not read (hidden when root, see README.md).
+PROTECTED_DIRS = (AUTOGRADER_DIR, REPOSITORY_DIR / "reference")
+GRADER_FAILURE_TEXT = ("The grader itself failed while running this test; this is not your fault. "
+                       "Please tell the course staff.")
+
+_SESSION = pytest.StashKey["GradingSession"]()
+_AWARD = pytest.StashKey["PointsAward"]()
+
+
+class PointsAward:
+    """Partial credit for the current test (the ``points`` fixture)."""
+
+    def __init__(self) -> None:
+        self.fraction: float | None = None
+        self.note = ""
+
+    def award(self, fraction: float, note: str = "") -> None:
+        """Set the fraction of this test's points earned so far (replaces earlier awards)."""
+        if not 0.0 <= float(fraction) <= 1.0:
+            raise ValueError(f"points.award: fraction must be within [0, 1], got {fraction!r}")
+        self.fraction = float(fraction)
+        self.note = note
+
+
+class GradingSession:
+    """Per-run state: the submission, its sandbox and every graded test's result."""
+
+    def __init__(self, submission_path: Path, results_path: Path | None, stages: tuple[str, ...]) -> None:
+        self.submission_path = submission_path
+        self.results_path = results_path
+        self.stages = stages
+        self.started = time.monotonic()
+        self.tests: dict[str, TestResult] = {}
+        self.grader_failures: list[str] = []
+        self.submission: NormalizedSubmission | None = None
+        self.submission_error: SubmissionFormatError | None = None
+        self._sandbox: Sandbox | None = None
+        self.sandbox_error: Exception | None = None
+        self._workdir: str | None = None
+
+    def prepare(self) -> None:
+        """Normalise the submission and start its sandbox (the zygote warms up meanwhile)."""
+        self._workdir = tempfile.mkdtemp(prefix="autograder-submission-")
+        try:
+            self.submission = normalize_submission(self.submission_path, Path(self._workdir))
+        except SubmissionFormatError as error:
+            self.submission_error = error
+            return
+        protected = list(PROTECTED_DIRS) + ([self.results_path.parent] if self.results_path else [])
+        try:
+            self._sandbox = Sandbox(self.submission.root, protected_paths=protected)
+        except (SubmissionError, SandboxError, OSError) as error:
+            self.sandbox_error = error
+
+    def sandbox(self) -> Sandbox:
+        if self.submission_error is not None:
+            raise self.submission_error
+        if self.sandbox_error is not None:
+            raise self.sandbox_error
+        return self._sandbox
+
+    def record(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+        result = self.tests.get(item.nodeid)
+        if result is None:
+            return
+        award = item.stash.get(_AWARD, None)
+        if report.when == "teardown":
+            if report.failed:
+                self.grader_failures.append(f"{item.nodeid}: teardown failed: {call.excinfo.value!r}")
+            return
+        if report.when == "setup" and report.passed:
+            return
+        awarded = award.fraction if award is not None else None
+        result.passed = report.when == "call" and report.passed
+        result.fraction = (1.0 if awarded is None else awarded) if result.passed else (awarded or 0.0)
+        message = "" if result.passed else self._failure_text(item, call, report)
+        note = award.note if award is not None else ""
+        result.output = "\n".join(part for part in (note, message) if part)
+
+    def _failure_text(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> str:
+        error = call.excinfo.value if call.excinfo is not None else None
+        if report.skipped:
+            return f"Not run: {getattr(error, 'msg', None) or 'skipped'}"
+        if isinstance(error, SandboxError):
+            self.grader_failures.append(f"{item.nodeid}: {error}")
+            return GRADER_FAILURE_TEXT
+        if isinstance(error, SubmissionError):
+            return str(error)
+        if isinstance(error, AssertionError):
+            return assertion_text(error)
+        if isinstance(error, pytest.fail.Exception):
+            return error.msg
+        print(f"autograder: {item.nodeid} raised {error!r} in the grading test", file=sys.stderr)
+        return f"The grader could not check this test ({type(error).__name__}: {error})."
+
+    def finish(self) -> dict:
+        """Close the sandbox, delete temporary files, return the results document."""
+        lines = []
+        if self.submission is not None:
+            lines.append(f"Graded: {self.submission.description}")
+            lines += self.submission.notes
+        if self.submission_error is not None:
+            lines.append(f"The submission could not be loaded: {self.submission_error}")
+        if self._sandbox is not None and self.sandbox_error is None:
+            try:
+                lines.append(self._sandbox.isolation.summary)
+            except SandboxError:
+                pass
+            self._sandbox.close()
+        if self.sandbox_error is not None or self.grader_failures:
+            lines.append("Some tests could not be graded because the grader failed; please tell the course staff.")
+        if self._workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        tests = list(self.tests.values())
+        return results_document(tests, "\n".join(lines), time.monotonic() - self.started)
+
+
+def assertion_text(error: AssertionError) -> str:
+    """The ``assert`` message without pytest's introspection lines."""
+    text = str(error)
+    if text.startswith("assert ") or not text:
+        return text.split("\n", 1)[0] or "assertion failed"
+    return text.split("\nassert ", 1)[0]
+
+
+# ---------------------------------------------------------------------- hooks
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("autograder")
+    group.addoption("--submission", default=str(DEFAULT_SUBMISSION),
+                    help="folder, .ipynb or .zip to grade (default: the reference solution)")
+    group.addoption("--results", default=None, help="write Gradescope's results.json to this path")
+    group.addoption("--stages", default=",".join(STAGE_NAMES),
+                    help=f"comma-separated grading stages to run (default: all of {', '.join(STAGE_NAMES)})")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "points(n, tags=(), visibility='visible'): points of a graded test")
+    config.addinivalue_line("markers", f"stage(name): grading stage of a test (default {DEFAULT_STAGE!r})")
+    stages = tuple(name.strip() for name in config.getoption("stages").split(",") if name.strip())
+    unknown = sorted(set(stages) - set(STAGE_NAMES))
+    if unknown:
+        raise pytest.UsageError(f"--stages: unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGE_NAMES)}")
+    results = config.getoption("results")
+    config.stash[_SESSION] = GradingSession(
+        Path(config.getoption("submission")), Path(results).resolve() if results else None, stages
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_SESSION].prepare()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    grading = config.stash[_SESSION]
+    problems, selected, deselected = [], [], []
+    for item in items:
+        stage_marker = item.get_closest_marker("stage")
+        stage = stage_marker.args[0] if stage_marker and stage_marker.args else DEFAULT_STAGE
+        if stage not in STAGE_NAMES:
+            problems.append(f"{item.nodeid}: unknown stage {stage!r}")
+        if stage not in grading.stages:
+            deselected.append(item)
+            continue
+        selected.append(item)
+        try:
+            grading.tests[item.nodeid] = _test_result(item)
+        except (TypeError, ValueError) as error:
+            problems.append(f"{item.nodeid}: {error}")
+    if problems:
+        raise pytest.UsageError("invalid graded tests:\n" + "\n".join(problems))
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    item.config.stash[_SESSION].record(item, call, report)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    grading = session.config.stash[_SESSION]
+    document = grading.finish()
+    if grading.results_path is not None:
+        write_results(grading.results_path, document)
+    if grading.grader_failures or grading.sandbox_error is not None:
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    grading = config.stash[_SESSION]
+    terminalreporter.section("autograder score")
+    for line in score_table(list(grading.tests.values())).splitlines():
+        terminalreporter.write_line(line)
+    for failure in grading.grader_failures + ([repr(grading.sandbox_error)] if grading.sandbox_error else []):
+        terminalreporter.write_line(f"GRADER FAILURE: {failure}", red=True)
+    if grading.results_path is not None:
+        terminalreporter.write_line(f"results: {grading.results_path}")
+
+
+# ------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def submission(request: pytest.FixtureRequest) -> NormalizedSubmission:
+    grading = request.config.stash[_SESSION]
+    if grading.submission_error is not None:
+        raise grading.submission_error
+    return grading.submission
+
+
+@pytest.fixture(scope="session")
+def sandbox(request: pytest.FixtureRequest) -> Sandbox:
+    return request.config.stash[_SESSION].sandbox()
+
+
+@pytest.fixture
+def points(request: pytest.FixtureRequest) -> PointsAward:
+    award = PointsAward()
+    request.node.stash[_AWARD] = award
+    return award
+
+
+# -------------------------------------------------------------------- helpers
+def _test_result(item: pytest.Item) -> TestResult:
+    marker = item.get_closest_marker("points")
+    if marker is None:
+        raise ValueError("graded tests need @pytest.mark.points(n, tags=(...))")
+    max_score, tags, visibility = _points_spec(*marker.args, **marker.kwargs)
+    return TestResult(name=_display_name(item), max_score=max_score, visibility=visibility, tags=tags)
+
+
+def _points_spec(n, *, tags=(), visibility="visible") -> tuple[float, tuple[str, ...], str]:
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or n < 0:
+        raise ValueError(f"points must be a non-negative number, got {n!r}")
+    tags = (tags,) if isinstance(tags, str) else tuple(tags)
+    unknown = sorted(set(tags) - KNOWN_NAMES)
+    if unknown:
+        raise ValueError(f"unknown tag(s) {', '.join(unknown)}; tags name graded definitions (layout.py)")
+    if visibility not in VISIBILITIES:
+        raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}, got {visibility!r}")
+    return float(n), tags, visibility
+
+
+def _display_name(item: pytest.Item) -> str:
+    """Docstring summary (plus parameter id) when there is one, else ``file.py::test``."""
+    doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip()
+    callspec = getattr(item, "callspec", None)
+    if not doc:
+        return item.nodeid.rsplit("/", 1)[-1]
+    summary = doc.splitlines()[0].strip()
+    return f"{summary} [{callspec.id}]" if callspec else summary

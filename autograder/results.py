@@ -1,0 +1,104 @@
+"""Scores and the Gradescope ``results.json`` document.
+
+Pure data and formatting: the pytest plugin fills ``TestResult`` objects from
+test outcomes; this module turns them into Gradescope's schema
+(https://gradescope-autograders.readthedocs.io/en/latest/specs/) and into the
+score table printed at the end of a run.  The total is computed here, in the
+trusted grader process, never from anything a worker sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+MAX_TEST_OUTPUT_CHARS = 4000
+MAX_OUTPUT_CHARS = 20_000
+SCORE_DECIMALS = 4
+TRUNCATION_MARK = "\n… (truncated)"
+
+
+@dataclass
+class TestResult:
+    """One graded test: its weight, and what the run earned."""
+
+    name: str
+    max_score: float
+    visibility: str = "visible"
+    tags: tuple[str, ...] = ()
+    fraction: float = 0.0  # of max_score earned, in [0, 1]
+    passed: bool = False
+    output: str = ""
+
+    @property
+    def score(self) -> float:
+        return round(self.max_score * self.fraction, SCORE_DECIMALS)
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.passed and self.score == round(self.max_score, SCORE_DECIMALS) else "failed"
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "score": self.score,
+            "max_score": self.max_score,
+            "status": self.status,
+            "output": cap(self.output, MAX_TEST_OUTPUT_CHARS),
+            "visibility": self.visibility,
+            "tags": list(self.tags),
+        }
+
+
+def cap(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, marked when cut."""
+    return text if len(text) <= limit else text[: limit - len(TRUNCATION_MARK)] + TRUNCATION_MARK
+
+
+def results_document(tests: list[TestResult], output: str, execution_time: float) -> dict:
+    """Gradescope's results.json content; ``score`` is the sum over ``tests``."""
+    return {
+        "score": round(sum(test.score for test in tests), SCORE_DECIMALS),
+        "execution_time": round(execution_time, 2),
+        "output": cap(output, MAX_OUTPUT_CHARS),
+        "tests": [test.to_json() for test in tests],
+    }
+
+
+def write_results(path: Path, document: dict) -> None:
+    """Write atomically: readers never see a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(document, stream, indent=2, ensure_ascii=False)
+            stream.write("\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def score_table(tests: list[TestResult]) -> str:
+    """A fixed-width table: one row per test, then the total."""
+    if not tests:
+        return "No graded tests ran."
+    width = min(max(len(test.name) for test in tests), 70)
+    rows = [f"{'test':<{width}}  {'score':>13}  status"]
+    for test in tests:
+        name = test.name if len(test.name) <= width else test.name[: width - 1] + "…"
+        rows.append(f"{name:<{width}}  {_fraction_text(test.score, test.max_score):>13}  {test.status}")
+    total = sum(test.score for test in tests)
+    possible = sum(test.max_score for test in tests)
+    rows.append(f"{'TOTAL':<{width}}  {_fraction_text(total, possible):>13}")
+    return "\n".join(rows)
+
+
+def _fraction_text(score: float, max_score: float) -> str:
+    return f"{score:g} / {max_score:g}"

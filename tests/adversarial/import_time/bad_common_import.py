@@ -1,0 +1,5 @@
+from common import nms, does_not_exist
+
+
+def iou(boxes1, boxes2):
+    return boxes1

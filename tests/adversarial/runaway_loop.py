@@ -1,0 +1,6 @@
+"""Never returns."""
+
+
+def loop_forever():
+    while True:
+        pass

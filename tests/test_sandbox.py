@@ -1,0 +1,406 @@
+"""The sandbox against the adversarial corpus in tests/adversarial/.
+
+One hostile submission holds every runtime attack (they are concatenated
+into its two_stage_detector.py); import-time attacks each get their own
+submission.  Functions are called through the generic
+``example.call_definition`` probe.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder import confinement, processes, safe_transfer
+from autograder.errors import (
+    Crashed,
+    InvalidOutput,
+    MissingDefinition,
+    NotImplementedByStudent,
+    OutOfMemory,
+    SandboxError,
+    StudentException,
+    SubmissionFormatError,
+    SubmissionImportError,
+    Timeout,
+)
+from autograder.sandbox import Sandbox
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+CORPUS = Path(__file__).resolve().parent / "adversarial"
+IMPORT_TIME_ATTACKS = {
+    "syntax_error": CORPUS / "import_time" / "syntax_error.py.txt",
+    "crash_on_import": CORPUS / "import_time" / "crash_on_import.py",
+    "exit_on_import": CORPUS / "import_time" / "exit_on_import.py",
+    "bad_common_import": CORPUS / "import_time" / "bad_common_import.py",
+}
+HOSTILE_COMMON = textwrap.dedent('''\
+    """Hostile submission: common.py."""
+    import torch
+
+
+    def nms(boxes, scores, iou_threshold=0.5):
+        raise NotImplementedError
+''')
+MEMORY_LIMIT_MB = 256
+MAX_PROCESSES = 16
+MAX_RESULT_BYTES = 1024 * 1024
+SHORT_TIMEOUT_S = 1.5
+AS_ROOT = os.geteuid() == 0
+PWNED_MARKER = Path("/tmp/autograder-pwned")
+
+
+def write_submission(folder: Path, detector_source: str, common_source: str = HOSTILE_COMMON) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "common.py").write_text(common_source)
+    (folder / "two_stage_detector.py").write_text(detector_source)
+    return folder
+
+
+def hostile_detector_source() -> str:
+    parts = [(CORPUS / "well_behaved.py").read_text()]
+    parts += [path.read_text() for path in sorted(CORPUS.glob("*.py")) if path.name != "well_behaved.py"]
+    return "from common import *\n" + "\n\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> Sandbox:
+    folder = write_submission(tmp_path_factory.mktemp("hostile"), hostile_detector_source())
+    protected = [REPOSITORY / "autograder", REPOSITORY / "reference"]
+    with Sandbox(folder, memory_mb=MEMORY_LIMIT_MB, max_processes=MAX_PROCESSES,
+                 max_result_bytes=MAX_RESULT_BYTES, protected_paths=protected) as sandbox:
+        yield sandbox
+
+
+def run(sandbox: Sandbox, name: str, *args, timeout_s: float | None = None, **kwargs):
+    return sandbox.call("example.call_definition", timeout_s=timeout_s, name=name, args=list(args), kwargs=kwargs)["value"]
+
+
+# ------------------------------------------------------------------ normal
+def test_call_returns_tensors_and_plain_values(hostile):
+    value = run(hostile, "describe", torch.arange(6.0).reshape(2, 3))
+
+    assert torch.equal(value["sum"], torch.tensor(15.0))
+    assert value["shape"] == (2, 3)
+    assert value == value | {"label": "ok", "flag": True, "nothing": None, "items": [1, 2.5]}
+
+
+def test_tensors_round_trip_exactly(hostile):
+    tensors = [torch.randn(3, 4), torch.arange(5), torch.tensor([True, False]), torch.zeros(0, 4),
+               torch.randn(2).to(torch.bfloat16), torch.tensor(7.5, dtype=torch.float64)]
+    for tensor in tensors:
+        echoed = run(hostile, "add", tensor, torch.zeros((), dtype=tensor.dtype))
+        assert echoed.dtype == tensor.dtype and torch.equal(echoed, tensor)
+
+
+def test_calls_are_independent_and_seeded(hostile):
+    assert run(hostile, "count_calls") == 1
+    assert run(hostile, "count_calls") == 1
+    assert torch.equal(run(hostile, "random_numbers"), run(hostile, "random_numbers"))
+
+
+def test_student_code_can_import_any_installed_module(hostile):
+    assert run(hostile, "import_module_nobody_preloaded") == "wave"
+    assert hostile.isolation.warnings == ()
+
+
+def test_printed_output_is_ignored(hostile):
+    assert torch.equal(run(hostile, "chatty", torch.ones(2)), torch.full((2,), 2.0))
+
+
+# --------------------------------------------------------------- failures
+def test_not_implemented_stub(hostile):
+    with pytest.raises(NotImplementedByStudent, match=r"common\.py:6 in nms"):
+        run(hostile, "nms", torch.zeros(1, 4), torch.zeros(1))
+
+
+def test_not_implemented_raised_by_torch_is_a_plain_exception(hostile):
+    with pytest.raises(StudentException, match="forward"):
+        run(hostile, "forgot_forward")
+
+
+def test_missing_definition_suggests_close_names(hostile):
+    with pytest.raises(MissingDefinition, match=r"`nmss` is not defined.*Did you mean: nms"):
+        run(hostile, "nmss")
+    with pytest.raises(MissingDefinition, match=r"`iou` is not defined in two_stage_detector\.py"):
+        hostile.call("example.call_iou", boxes1=torch.zeros(1, 4), boxes2=torch.zeros(1, 4))
+
+
+def test_student_exception_points_at_student_line(hostile):
+    with pytest.raises(StudentException) as raised:
+        run(hostile, "divide_by_zero")
+
+    message = str(raised.value)
+    assert "ZeroDivisionError" in message
+    assert "two_stage_detector.py:" in message and "in divide_by_zero" in message
+    assert "/tmp" not in message and "autograder/" not in message
+
+
+def test_failure_messages_are_deterministic(hostile):
+    messages = []
+    for _ in range(2):
+        with pytest.raises(StudentException) as raised:
+            run(hostile, "missing_helper_stub", torch.ones(1))
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
+    assert "NameError" in messages[0]
+
+
+def test_infinite_loop_times_out_and_the_next_call_works(hostile):
+    with pytest.raises(Timeout, match="time limit"):
+        run(hostile, "loop_forever", timeout_s=SHORT_TIMEOUT_S)
+
+    assert torch.equal(run(hostile, "add", torch.ones(1), torch.ones(1)), torch.tensor([2.0]))
+
+
+@pytest.mark.parametrize("name", ["exit_via_os_exit", "exit_via_sys_exit"])
+def test_exiting_is_a_crash_never_a_success(hostile, name):
+    with pytest.raises(Crashed):
+        run(hostile, name)
+
+
+def test_segfault_is_a_crash_with_the_last_output(hostile):
+    with pytest.raises(Crashed, match=r"SIGSEGV(.|\n)*about to crash"):
+        run(hostile, "crash_with_segfault")
+
+
+@pytest.mark.parametrize("name", ["hoard_memory", "allocate_huge_tensor"])
+def test_memory_hog_runs_out_of_memory(hostile, name):
+    with pytest.raises(OutOfMemory, match=f"{MEMORY_LIMIT_MB} MiB"):
+        run(hostile, name)
+
+
+def test_fork_bomb_is_contained(hostile):
+    outcome = run(hostile, "fork_until_refused")
+    slack = 0 if AS_ROOT else MAX_PROCESSES  # non-root: other processes of our uid come and go
+    assert outcome["refused"] and outcome["forked"] <= MAX_PROCESSES + slack
+
+    with pytest.raises(Timeout):
+        run(hostile, "fork_bomb", timeout_s=SHORT_TIMEOUT_S)
+    assert processes.descendant_pids(hostile.zygote_pid) == set()
+    assert run(hostile, "add", 1, 2) == 3
+
+
+def test_background_process_does_not_survive_the_call(hostile):
+    daemon = run(hostile, "spawn_daemon")
+
+    assert not Path(f"/proc/{daemon}").exists()
+    assert processes.descendant_pids(hostile.zygote_pid) == set()
+
+
+def test_forged_results_have_no_effect(hostile, tmp_path):
+    results = tmp_path / "results.json"
+    results.write_text("{}")
+    stray = Path.cwd() / "results.json"
+    existed_before = stray.exists()
+
+    outcome = run(hostile, "forge_results", str(results))
+
+    assert stray.exists() == existed_before  # the worker wrote into its private directory
+    if AS_ROOT:
+        assert outcome.startswith("denied") and results.read_text() == "{}"
+
+
+def test_monkeypatching_in_the_worker_does_not_reach_the_grader(hostile):
+    original_fail = pytest.fail
+
+    assert run(hostile, "tamper_with_grader") is True
+
+    assert pytest.fail is original_fail
+    assert not torch.allclose(torch.zeros(1), torch.ones(1))
+    assert run(hostile, "is_close_to_itself_plus_one", torch.zeros(1)) is False
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="non-root isolation is best effort: grader files stay readable")
+def test_grader_files_are_hidden_from_student_code(hostile, tmp_path):
+    golden = tmp_path / "golden"
+    golden.mkdir(mode=0o700)
+    (golden / "fixture.json").write_text('{"expected": 42}')
+
+    targets = [REPOSITORY / "autograder" / "plugin.py", golden / "fixture.json"]
+    if (REPOSITORY / "reference" / "common.py").exists():
+        targets.append(REPOSITORY / "reference" / "common.py")
+    if hostile.isolation.private_mounts:
+        for target in targets:
+            assert run(hostile, "read_file", str(target)).startswith("denied"), target
+        assert run(hostile, "list_directory", str(REPOSITORY / "autograder")).startswith("denied")
+        assert hostile.isolation.warnings == ()
+    else:  # permissions only: the 0700 fixture is safe, the rest is reported loudly
+        assert run(hostile, "read_file", str(golden / "fixture.json")).startswith("denied")
+        assert any("exposed" in warning for warning in hostile.isolation.warnings)
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="only root can protect the grader from its own uid")
+def test_worker_cannot_kill_the_zygote_as_root(hostile):
+    assert run(hostile, "kill_parent") == "parent survived"
+
+
+@pytest.mark.parametrize("name", ["return_exploit", "return_tensor_subclass", "return_numpy_array"])
+def test_malicious_objects_are_invalid_output_and_never_executed(hostile, name):
+    PWNED_MARKER.unlink(missing_ok=True)
+
+    with pytest.raises(InvalidOutput, match="cannot accept"):
+        run(hostile, name)
+
+    assert not PWNED_MARKER.exists()
+
+
+def test_huge_output_is_invalid(hostile):
+    with pytest.raises(InvalidOutput, match="larger than"):
+        run(hostile, "return_huge_tensor", 2 * MAX_RESULT_BYTES)
+
+
+def test_grader_misuse_is_not_blamed_on_the_student(hostile):
+    with pytest.raises(ValueError, match="module.function"):
+        hostile.call("call_definition")
+    with pytest.raises(SandboxError, match="unknown probe"):
+        hostile.call("example.no_such_probe")
+    with pytest.raises(TypeError, match="cannot send"):
+        hostile.call("example.call_definition", name="add", args=[object()])
+
+
+# ------------------------------------------------------------- import time
+@pytest.fixture(scope="module")
+def broken_on_import(tmp_path_factory) -> dict[str, Sandbox]:
+    """One sandbox per import-time attack, started together so the zygotes warm up in parallel."""
+    sandboxes = {
+        name: Sandbox(write_submission(tmp_path_factory.mktemp(name), attack.read_text()))
+        for name, attack in IMPORT_TIME_ATTACKS.items()
+    }
+    yield sandboxes
+    for sandbox in sandboxes.values():
+        sandbox.close()
+
+
+@pytest.mark.parametrize("attack, expected", [
+    ("syntax_error", r"syntax error(.|\n)*two_stage_detector\.py\", line 3"),
+    ("crash_on_import", r"two_stage_detector\.py:4 in <module>(.|\n)*IndexError"),
+    ("exit_on_import", r"called sys\.exit\(\) at two_stage_detector\.py:3"),
+    ("bad_common_import", r"two_stage_detector\.py:1 in <module>(.|\n)*does_not_exist"),
+])
+def test_import_time_failures_name_file_and_line(broken_on_import, attack, expected):
+    with pytest.raises(SubmissionImportError, match=expected):
+        broken_on_import[attack].call("example.call_iou", boxes1=torch.zeros(1, 4), boxes2=torch.zeros(1, 4))
+
+
+def test_missing_submission_file_is_a_format_error(tmp_path):
+    (tmp_path / "common.py").write_text("")
+    with pytest.raises(SubmissionFormatError, match="two_stage_detector.py is missing"):
+        Sandbox(tmp_path)
+
+
+# ---------------------------------------------------------------- transfer
+def test_transfer_rejects_pickles_and_forged_headers():
+    pickled = __import__("pickle").dumps(torch.zeros(2))
+    with pytest.raises(safe_transfer.TransferError):
+        safe_transfer.decode(pickled)
+
+    def forged(header: dict, payload: bytes = b"") -> bytes:
+        raw = json.dumps(header).encode()
+        return safe_transfer.MAGIC + len(raw).to_bytes(8, "little") + raw + payload
+
+    tensor = {"dtype": "float32", "shape": [2], "offset": 0, "nbytes": 8}
+    bad_headers = [
+        {"value": {"tensor": 0}, "tensors": [tensor | {"dtype": "object"}]},
+        {"value": {"tensor": 0}, "tensors": [tensor | {"nbytes": 4}]},
+        {"value": {"tensor": 0}, "tensors": [tensor | {"offset": 100}]},
+        {"value": {"tensor": 3}, "tensors": [tensor]},
+        {"value": {"pickle": "..."}, "tensors": []},
+        {"value": {"dict": [[["not", "hashable"], 1]]}, "tensors": []},
+        {"value": {"tensor": 0}, "tensors": [tensor | {"dtype": "bool", "nbytes": 2}]},
+    ]
+    for header in bad_headers:
+        with pytest.raises(safe_transfer.TransferError):
+            safe_transfer.decode(forged(header, b"\x07" * 8))
+    deep = {"value": json.loads("[" * 100 + "]" * 100), "tensors": []}
+    with pytest.raises(safe_transfer.TransferError):
+        safe_transfer.decode(forged(deep))
+
+
+# ------------------------------------------------------------------ non-root
+NON_ROOT_SCRIPT = textwrap.dedent('''\
+    import json, sys, torch
+    from autograder.sandbox import Sandbox
+    from autograder import processes
+    from autograder.errors import Crashed, Timeout
+
+    def run(sandbox, name, *args, timeout_s=None):
+        return sandbox.call("example.call_definition", timeout_s=timeout_s, name=name, args=list(args))["value"]
+
+    report = {}
+    with Sandbox(sys.argv[1], max_processes=16) as sandbox:
+        report["as_root"] = sandbox.isolation.as_root
+        report["add"] = run(sandbox, "add", 1, 2)
+        try:
+            run(sandbox, "loop_forever", timeout_s=1)
+        except Timeout:
+            report["timeout"] = True
+        daemon = run(sandbox, "spawn_daemon")
+        report["daemon_gone"] = not __import__("os").path.exists(f"/proc/{daemon}")
+        report["fork"] = run(sandbox, "fork_until_refused")
+        report["leftovers"] = sorted(processes.descendant_pids(sandbox.zygote_pid))
+        try:
+            run(sandbox, "kill_parent")
+        except Crashed:
+            report["zygote_killed"] = True
+        report["after_restart"] = run(sandbox, "add", 2, 3)
+    print(json.dumps(report))
+''')
+
+
+@pytest.fixture
+def unprivileged_workspace():
+    """A directory owned by a fresh unprivileged uid (outside pytest's root-only tmp)."""
+    uid = 3_000_000 + secrets.randbelow(1_000_000)
+    folder = Path(tempfile.mkdtemp(prefix="autograder-non-root-"))
+    write_submission(folder / "submission", hostile_detector_source())
+    for path in (folder, folder / "submission", *(folder / "submission").iterdir()):
+        os.chown(path, uid, uid)
+    yield uid, folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def become_user_who_can_run_python(uid: int):
+    """``preexec_fn``: switch to ``uid``, first exposing this Python if it lives in a private home."""
+    interpreter = [os.path.dirname(os.path.realpath(sys.executable)), os.path.join(sys.base_prefix, "lib")]
+    needed = sorted({os.path.realpath(path) for path in interpreter + sys.path if path and os.path.isdir(path)})
+
+    def switch() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(confinement.CLONE_NEWNS) == 0:
+            libc.mount(b"none", b"/", None, ctypes.c_ulong(confinement.MS_REC | confinement.MS_PRIVATE), None)
+            confinement.expose_paths(needed)
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+    return switch
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="needs root to start a process as another user")
+def test_best_effort_isolation_without_root(unprivileged_workspace):
+    uid, folder = unprivileged_workspace
+
+    completed = subprocess.run(
+        [sys.executable, "-c", NON_ROOT_SCRIPT, str(folder / "submission")],
+        preexec_fn=become_user_who_can_run_python(uid), cwd=folder, capture_output=True, text=True, timeout=300,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPOSITORY), "HOME": str(folder)},
+    )
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(completed.stdout.splitlines()[-1])
+    assert report["as_root"] is False
+    assert report["add"] == 3 and report["timeout"] and report["daemon_gone"]
+    assert report["fork"]["refused"] and report["leftovers"] == []
+    assert report["zygote_killed"] and report["after_restart"] == 5
