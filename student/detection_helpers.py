@@ -194,9 +194,9 @@ def detection_visualizer(img, idx_to_class, bbox=None, pred=None, points=None):
 
     # Convert image to HWC if it is passed as a Tensor (0-1, CHW).
     if isinstance(img, torch.Tensor):
-        img = (img.clamp(0, 1) * 255).permute(1, 2, 0)
+        img = (img.clamp(0, 1) * 255).permute(1, 2, 0).cpu().numpy()
 
-    img_copy = np.array(img).astype("uint8")
+    img_copy = np.asarray(img).astype("uint8")
     _, ax = plt.subplots(frameon=False)
 
     ax.axis("off")
