@@ -35,11 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("submission", type=Path, help="folder with common.py + two_stage_detector.py, .ipynb or .zip")
     grade.add_argument("--out", type=Path, required=True, help="output directory (created with mode 0700)")
     grade.add_argument("--units-only", action="store_true", help=f"run only the unit stages ({', '.join(UNIT_STAGE_NAMES)})")
+    grade.add_argument("--protect", action="append", default=[], type=Path, metavar="DIR",
+                       help="another directory student code must not read, e.g. golden fixtures (repeatable)")
     args = parser.parse_args(argv)
-    return grade_submission(args.submission, args.out, units_only=args.units_only)
+    return grade_submission(args.submission, args.out, units_only=args.units_only, protect=args.protect)
 
 
-def grade_submission(submission: Path, out: Path, *, units_only: bool = False) -> int:
+def grade_submission(submission: Path, out: Path, *, units_only: bool = False, protect: list[Path] = ()) -> int:
     """Grade ``submission`` into ``out/results.json``; return the process exit status."""
     try:
         results_path = _prepare_output(out)
@@ -52,6 +54,7 @@ def grade_submission(submission: Path, out: Path, *, units_only: bool = False) -
         f"--submission={Path(submission).resolve()}",
         f"--results={results_path}",
         f"--stages={','.join(stages)}",
+        *(f"--protect={Path(path).resolve()}" for path in protect),
         f"--rootdir={AUTOGRADER_DIR.parent}",
         "-p", "no:cacheprovider",
         "--tb=short",

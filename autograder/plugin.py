@@ -9,7 +9,9 @@ reference solution) or with ``-p autograder.plugin``.
   puts it in a stage other than ``units`` (see ``stages.py``).
 * Options ``--submission PATH`` (folder, .ipynb or .zip; default: the
   reference folder), ``--results PATH`` (write results.json there),
-  ``--stages a,b`` (default: all).
+  ``--stages a,b`` (default: all), ``--protect DIR`` (repeatable: more
+  directories hidden from student code, on top of ``PROTECTED_DIRS`` and
+  the results directory).
 * Fixtures ``sandbox`` (session ``Sandbox`` on the normalised submission),
   ``submission`` (the ``NormalizedSubmission``) and ``points``
   (``points.award(fraction, note)`` for partial credit; a passing test
@@ -74,10 +76,14 @@ class PointsAward:
 class GradingSession:
     """Per-run state: the submission, its sandbox and every graded test's result."""
 
-    def __init__(self, submission_path: Path, results_path: Path | None, stages: tuple[str, ...]) -> None:
+    def __init__(
+        self, submission_path: Path, results_path: Path | None, stages: tuple[str, ...], extra_protected: list[Path]
+    ) -> None:
         self.submission_path = submission_path
         self.results_path = results_path
         self.stages = stages
+        self.extra_protected = extra_protected
+        self.isolation_warnings: tuple[str, ...] = ()
         self.started = time.monotonic()
         self.tests: dict[str, TestResult] = {}
         self.grader_failures: list[str] = []
@@ -95,7 +101,8 @@ class GradingSession:
         except SubmissionFormatError as error:
             self.submission_error = error
             return
-        protected = list(PROTECTED_DIRS) + ([self.results_path.parent] if self.results_path else [])
+        protected = list(PROTECTED_DIRS) + self.extra_protected
+        protected += [self.results_path.parent] if self.results_path else []
         try:
             self._sandbox = Sandbox(self.submission.root, protected_paths=protected)
         except (SubmissionError, SandboxError, OSError) as error:
@@ -153,6 +160,7 @@ class GradingSession:
         if self._sandbox is not None and self.sandbox_error is None:
             try:
                 lines.append(self._sandbox.isolation.summary)
+                self.isolation_warnings = self._sandbox.isolation.warnings  # for staff: terminal only
             except SandboxError:
                 pass
             self._sandbox.close()
@@ -180,6 +188,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--results", default=None, help="write Gradescope's results.json to this path")
     group.addoption("--stages", default=",".join(STAGE_NAMES),
                     help=f"comma-separated grading stages to run (default: all of {', '.join(STAGE_NAMES)})")
+    group.addoption("--protect", action="append", default=[], metavar="PATH",
+                    help="another directory student code must not read, e.g. golden fixtures (repeatable)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -191,7 +201,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--stages: unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGE_NAMES)}")
     results = config.getoption("results")
     config.stash[_SESSION] = GradingSession(
-        Path(config.getoption("submission")), Path(results).resolve() if results else None, stages
+        Path(config.getoption("submission")),
+        Path(results).resolve() if results else None,
+        stages,
+        [Path(path).resolve() for path in config.getoption("protect")],
     )
 
 
@@ -245,6 +258,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(line)
     for failure in grading.grader_failures + ([repr(grading.sandbox_error)] if grading.sandbox_error else []):
         terminalreporter.write_line(f"GRADER FAILURE: {failure}", red=True)
+    for warning in grading.isolation_warnings:
+        terminalreporter.write_line(warning, red=True)
     if grading.results_path is not None:
         terminalreporter.write_line(f"results: {grading.results_path}")
 

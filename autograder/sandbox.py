@@ -130,7 +130,8 @@ class Sandbox:
         Returns the probe's dict (tensors, numbers, strings, None, containers).
         Raises a ``SubmissionError`` subclass when the student's code fails,
         ``SandboxError`` when the grader does, ``TypeError`` for arguments
-        that cannot be sent.
+        that cannot be sent.  ``probe`` and ``timeout_s`` cannot be probe
+        argument names.
         """
         self.isolation  # noqa: B018 - start-up check before the first graded call
         return self._call(probe, kwargs, self.timeout_s if timeout_s is None else timeout_s)
