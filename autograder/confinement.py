@@ -29,13 +29,11 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 
-# With private mounts the worker gets a fresh, size-capped /tmp and
-# /dev/shm, and its work directory lives in that /tmp.
+# With private mounts the worker gets fresh, size-capped scratch directories
+# (directory → MiB) instead of the machine's; its work directory lives in /tmp.
 PRIVATE_TMP = "/tmp"
-PRIVATE_SHM = "/dev/shm"
+PRIVATE_SCRATCH_MB = {PRIVATE_TMP: 128, "/dev/shm": 64, "/var/tmp": 16}
 PRIVATE_WORKDIR = "/tmp/submission"
-PRIVATE_TMP_SIZE_MB = 128
-PRIVATE_SHM_SIZE_MB = 64
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 def enter_private_mounts(protected_paths: list[str], library_paths: list[str]) -> None:
     """Root only: new mount, network and IPC namespaces that hide grader files.
 
-    The worker gets an empty /tmp and /dev/shm of bounded size, no network
+    The worker gets empty scratch directories of bounded size, no network
     (only a down loopback), the ``library_paths`` (Python's import path)
     made reachable (``expose_paths``), and every protected directory covered by an
     empty read-only tmpfs of mode 000 (protected files by ``/dev/null``).
@@ -76,9 +74,9 @@ def enter_private_mounts(protected_paths: list[str], library_paths: list[str]) -
     """
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
     _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
-    _mount("tmpfs", PRIVATE_TMP, "tmpfs", MS_NOSUID | MS_NODEV, f"size={PRIVATE_TMP_SIZE_MB}m,mode=1777")
-    if os.path.isdir(PRIVATE_SHM):
-        _mount("tmpfs", PRIVATE_SHM, "tmpfs", MS_NOSUID | MS_NODEV, f"size={PRIVATE_SHM_SIZE_MB}m,mode=1777")
+    for directory, size_mb in PRIVATE_SCRATCH_MB.items():
+        if os.path.isdir(directory):
+            _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=1777")
     expose_paths(library_paths)
     hidden_flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
     for path in protected_paths:

@@ -228,7 +228,7 @@ def _global_names(binding: Binding) -> set[str]:
 
     try:
         return visit(symtable.symtable(binding.source, "<notebook>", "exec"))
-    except SyntaxError:  # a source slice that does not stand alone: fall back to every identifier
+    except (SyntaxError, RecursionError, ValueError):  # a slice that does not stand alone: every identifier
         return _names_in(binding.node)
 
 

@@ -39,6 +39,7 @@ from autograder.errors import (
     InvalidOutput,
     OutOfMemory,
     SandboxError,
+    SubmissionError,
     SubmissionFormatError,
     Timeout,
 )
@@ -46,7 +47,7 @@ from autograder.layout import SUBMISSION_FILES
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MEMORY_MB = 4096
-DEFAULT_MAX_PROCESSES = 32
+DEFAULT_MAX_PROCESSES = 16  # tasks (threads count too); graded code needs none beyond its own
 DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024
 DEFAULT_FILE_SIZE_MB = 16
 DEFAULT_MAX_OPEN_FILES = 256
@@ -56,7 +57,8 @@ MAX_SUBMISSION_FILE_BYTES = 4 * 1024 * 1024
 ZYGOTE_START_TIMEOUT_S = 300.0
 ZYGOTE_GRACE_S = 20.0  # beyond a call's timeout, for the zygote to stop and clean up
 DRAIN_AFTER_REPLY_S = 2.0  # pipes should be at EOF once the zygote has killed everything
-MAX_ZYGOTE_STARTS = 3
+MAX_FAILED_STARTS = 3  # consecutive zygote start-ups that never became ready
+CPU_LIMIT_MARGIN_S = 2  # RLIMIT_CPU = timeout + margin: a backstop behind the wall clock
 OUTPUT_TAIL_BYTES = 4096
 OUTPUT_TAIL_LINES = 20
 MAX_MESSAGE_CHARS = 4000
@@ -64,7 +66,6 @@ SELF_CHECK_PROBE = "self_check.exposed_files"
 _PROBE_NAME_RE = re.compile(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$")
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{6,}")
 _CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_CPU_LIMIT_MARGIN_S = 2
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class Sandbox:
         self._files = _read_submission_files(Path(submission_dir))
         self._seed = seed
         self._zygote: _Zygote | None = None
-        self._starts = 0
+        self._failed_starts = 0
         self._isolation: Isolation | None = None
         self._closed = False
         self._start_zygote()
@@ -141,9 +142,8 @@ class Sandbox:
         """Waits for the zygote; runs the protected-path self-check once (as root)."""
         if self._isolation is None:
             ready = self._ready_zygote().ready
-            self._isolation = Isolation(ready["as_root"], ready["private_mounts"])
-            if ready["as_root"]:
-                self._isolation = Isolation(ready["as_root"], ready["private_mounts"], self._check_protection())
+            found = self._check_protection() if ready["as_root"] else ()
+            self._isolation = Isolation(ready["as_root"], ready["private_mounts"], found)
         return self._isolation
 
     @property
@@ -170,9 +170,8 @@ class Sandbox:
 
     # ------------------------------------------------------------- internals
     def _start_zygote(self) -> None:
-        if self._starts >= MAX_ZYGOTE_STARTS:
-            raise SandboxError(f"the sandbox zygote died {self._starts} times; giving up")
-        self._starts += 1
+        if self._failed_starts >= MAX_FAILED_STARTS:
+            raise SandboxError(f"the sandbox zygote failed to start {self._failed_starts} times; giving up")
         self._zygote = _Zygote({
             "files": {name: base64.b64encode(data).decode() for name, data in self._files.items()},
             "limits": asdict(self.limits),
@@ -185,11 +184,20 @@ class Sandbox:
             raise SandboxError("the sandbox is closed")
         if self._zygote is None or not self._zygote.alive():
             self._start_zygote()
-        self._zygote.wait_ready()
+        try:
+            self._zygote.wait_ready()
+        except SandboxError:
+            self._failed_starts += 1
+            raise
+        self._failed_starts = 0
         return self._zygote
 
     def _check_protection(self) -> tuple[str, ...]:
-        exposed = self._call(SELF_CHECK_PROBE, {"paths": self.protected_paths}, DEFAULT_TIMEOUT_S)
+        """Warnings about grader files a worker can read, or Python files it cannot."""
+        try:
+            exposed = self._call(SELF_CHECK_PROBE, {"paths": self.protected_paths}, DEFAULT_TIMEOUT_S)
+        except SubmissionError as error:  # no student code ran: this is the grader's failure
+            raise SandboxError(f"the sandbox self-check failed: {error}") from None
         problems = [f"sandboxed code can read {path}" for path in exposed["readable"]]
         problems += [f"sandboxed code can list {path}" for path in exposed["listable"]]
         messages = []
@@ -213,10 +221,11 @@ class Sandbox:
             arguments = safe_transfer.encode(kwargs)
         except safe_transfer.TransferError as error:
             raise TypeError(f"Sandbox.call({probe!r}): cannot send arguments: {error}") from None
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
         zygote = self._ready_zygote()
-        limits = asdict(self.limits) | {"cpu_s": int(timeout_s) + _CPU_LIMIT_MARGIN_S}
         outcome = zygote.run(
-            {"op": "call", "probe": probe, "timeout_s": timeout_s, "cpu_s": limits["cpu_s"]},
+            {"op": "call", "probe": probe, "timeout_s": timeout_s, "cpu_s": int(timeout_s) + CPU_LIMIT_MARGIN_S},
             arguments, timeout_s + ZYGOTE_GRACE_S, self.max_result_bytes,
         )
         return _interpret(outcome, timeout_s, self.limits.memory_mb, self.max_result_bytes)
@@ -264,11 +273,12 @@ class _Zygote:
             control_channel.send(self.sock, self._config)  # read by the zygote once torch is imported
             message, _ = control_channel.receive(self.sock)
         except (OSError, control_channel.ChannelClosed, ValueError) as error:
+            log = self.log_tail()
             self.kill()
-            raise SandboxError(f"the sandbox zygote failed to start ({error!r}):\n{self.log_tail()}") from None
-        finally:
-            self.sock.settimeout(None)
+            raise SandboxError(f"the sandbox zygote failed to start ({error!r}); its output:\n{log}") from None
+        self.sock.settimeout(None)
         if not message.get("ready"):
+            self.kill()
             raise SandboxError(f"unexpected zygote greeting {message!r}")
         self.ready = message
         self.startup_s = time.monotonic() - self.started_at
@@ -282,6 +292,11 @@ class _Zygote:
             _write_all(arguments_fd, arguments)
             os.lseek(arguments_fd, 0, os.SEEK_SET)
             control_channel.send(self.sock, request, [arguments_fd, result_write, output_write])
+        except OSError as error:  # the zygote died between calls
+            for fd in (result_read, output_read):
+                os.close(fd)
+            self.kill()
+            raise SandboxError(f"lost the sandbox zygote before the call ({error!r})") from None
         finally:
             for fd in (arguments_fd, result_write, output_write):
                 os.close(fd)

@@ -1,7 +1,8 @@
 """``python -m autograder grade`` end to end: folder, notebook, zip, broken zip.
 
-Only the example graded test (autograder/test_example.py) is asserted on by
-name; other graded tests may exist and are only checked for well-formedness.
+The fake submission implements ``iou`` correctly and nothing else, so every
+graded test tagged ``iou`` must pass and every other one is only checked for
+well-formedness: the suite in autograder/ can grow without breaking this.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import nbformat
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-EXAMPLE_TEST = "iou: two overlapping boxes"
 TEST_KEYS = {"name", "score", "max_score", "status", "output", "visibility", "tags"}
 
 COMMON = "import torch\n\n\ndef nms(boxes, scores, iou_threshold=0.5):\n    raise NotImplementedError\n"
@@ -61,8 +61,10 @@ def assert_well_formed(document: dict) -> None:
     assert document["score"] == pytest.approx(sum(test["score"] for test in document["tests"]))
 
 
-def example(document: dict) -> dict:
-    return next(test for test in document["tests"] if test["name"] == EXAMPLE_TEST)
+def iou_tests(document: dict) -> list[dict]:
+    tests = [test for test in document["tests"] if test["tags"] == ["iou"]]
+    assert tests, "the graded suite has tests tagged iou"
+    return tests
 
 
 def without_timing(document: dict) -> dict:
@@ -93,7 +95,7 @@ def test_folder_is_graded(folder_run):
 
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert_well_formed(document)
-    assert example(document)["score"] == 1 and example(document)["status"] == "passed"
+    assert all(test["status"] == "passed" for test in iou_tests(document))
     assert document["output"].startswith("Graded: folder: common.py, two_stage_detector.py")
     assert "TOTAL" in completed.stdout
 
@@ -138,7 +140,7 @@ def test_notebook_is_graded(tmp_path):
 
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert_well_formed(document)
-    assert example(document)["score"] == 1
+    assert all(test["status"] == "passed" for test in iou_tests(document))
     assert document["output"].startswith("Graded: notebook two_stage_detector.ipynb (exported: iou, nms)")
 
 
@@ -152,7 +154,7 @@ def test_broken_zip_still_yields_valid_results(tmp_path):
     assert_well_formed(document)
     assert document["score"] == 0 and all(test["score"] == 0 for test in document["tests"])
     assert "not a valid zip file" in document["output"]
-    assert "not a valid zip file" in example(document)["output"]
+    assert all("not a valid zip file" in test["output"] for test in iou_tests(document))
 
 
 def test_grader_that_cannot_write_its_output_fails_loudly(tmp_path):

@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from autograder import confinement, processes, safe_transfer
+from autograder import sandbox as sandbox_module
 from autograder.errors import (
     Crashed,
     InvalidOutput,
@@ -292,6 +293,22 @@ def broken_on_import(tmp_path_factory) -> dict[str, Sandbox]:
 def test_import_time_failures_name_file_and_line(broken_on_import, attack, expected):
     with pytest.raises(SubmissionImportError, match=expected):
         broken_on_import[attack].call("example.call_iou", boxes1=torch.zeros(1, 4), boxes2=torch.zeros(1, 4))
+
+
+def test_zygote_that_cannot_start_is_a_grader_failure(tmp_path, monkeypatch):
+    folder = write_submission(tmp_path / "submission", "def iou(a, b):\n    return a\n")
+    broken_python = tmp_path / "python"
+    broken_python.write_text("#!/bin/sh\necho 'zygote: cannot import torch' >&2\nexit 3\n")
+    broken_python.chmod(0o755)
+    monkeypatch.setattr(sandbox_module.sys, "executable", str(broken_python))
+    sandbox = Sandbox(folder)
+
+    for _ in range(sandbox_module.MAX_FAILED_STARTS):
+        with pytest.raises(SandboxError, match="failed to start(.|\n)*cannot import torch"):
+            sandbox.call("example.call_definition", name="iou", args=[1, 2])
+    with pytest.raises(SandboxError, match="giving up"):
+        sandbox.call("example.call_definition", name="iou", args=[1, 2])
+    sandbox.close()
 
 
 def test_missing_submission_file_is_a_format_error(tmp_path):
