@@ -104,8 +104,14 @@ class Sandbox:
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
         protected_paths: tuple[str | os.PathLike, ...] | list = (),
         seed: int = DEFAULT_SEED,
+        use_namespaces: bool = True,
     ) -> None:
-        """Read the submission files and start the zygote (without waiting for it)."""
+        """Read the submission files and start the zygote (without waiting for it).
+
+        ``use_namespaces=False`` skips the private mount/network namespaces
+        even where the kernel allows them (file permissions then protect
+        ``protected_paths``, as on hosts that forbid namespaces).
+        """
         self.timeout_s = timeout_s
         self.max_result_bytes = max_result_bytes
         self.limits = Limits(
@@ -118,6 +124,7 @@ class Sandbox:
         self.protected_paths = [str(Path(p).resolve()) for p in protected_paths if Path(p).exists()]
         self._files = _read_submission_files(Path(submission_dir))
         self._seed = seed
+        self._use_namespaces = use_namespaces
         self._zygote: _Zygote | None = None
         self._failed_starts = 0
         self._isolation: Isolation | None = None
@@ -177,6 +184,7 @@ class Sandbox:
             "limits": asdict(self.limits),
             "protected_paths": self.protected_paths,
             "seed": self._seed,
+            "use_namespaces": self._use_namespaces,
         })
 
     def _ready_zygote(self) -> _Zygote:

@@ -62,6 +62,7 @@ WORKER_ESCAPED_EXIT_CODE = 70  # worker code returned instead of calling os._exi
 
 def main(argv: list[str]) -> None:
     sock = socket.socket(fileno=int(argv[1]))
+    sys.path[:] = [path for path in sys.path if path not in ("", os.getcwd())]  # autograder comes from PYTHONPATH
     processes.become_child_subreaper()
     processes.die_with_parent()
     _preload_modules()
@@ -118,7 +119,7 @@ def _make_setup(config: dict) -> worker.WorkerSetup:
         files={name: base64.b64decode(content) for name, content in config["files"].items()},
         limits=confinement.Limits(**config["limits"]),
         sandbox_uid=choose_sandbox_uid() if as_root else None,
-        private_mounts=as_root and confinement.private_mounts_supported(),
+        private_mounts=as_root and config["use_namespaces"] and confinement.private_mounts_supported(),
         protected_paths=list(config["protected_paths"]),
         library_paths=sorted({os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}),
         workroot=workroot,

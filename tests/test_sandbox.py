@@ -242,6 +242,39 @@ def test_grader_files_are_hidden_from_student_code(hostile, tmp_path):
         assert any("exposed" in warning for warning in hostile.isolation.warnings)
 
 
+@pytest.mark.skipif(not AS_ROOT, reason="permissions protect nothing from the grader's own uid")
+@pytest.mark.filterwarnings("ignore:.*cannot read Python's import path")  # hosts with Python in a private home
+def test_without_namespaces_permissions_protect_and_exposure_is_reported(tmp_path):
+    golden = tmp_path / "golden"
+    golden.mkdir(mode=0o700)
+    (golden / "fixture.json").write_text('{"expected": 42}')
+    folder = write_submission(tmp_path / "submission", hostile_detector_source())
+    readable_grader_dir = REPOSITORY / "autograder"
+
+    with Sandbox(folder, use_namespaces=False, protected_paths=[golden, readable_grader_dir]) as sandbox:
+        with pytest.warns(UserWarning, match="grader files are exposed"):
+            assert sandbox.isolation.as_root and not sandbox.isolation.private_mounts
+        assert run(sandbox, "read_file", str(golden / "fixture.json")).startswith("denied")
+        assert any("grader files are exposed" in warning and str(readable_grader_dir) in warning
+                   for warning in sandbox.isolation.warnings)
+        assert "protected by file permissions only" in sandbox.isolation.summary
+        daemon = run(sandbox, "spawn_daemon")
+        assert not Path(f"/proc/{daemon}").exists()
+        assert run(sandbox, "add", 1, 2) == 3
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="only root can start processes as another uid")
+def test_every_process_of_a_sandbox_uid_can_be_killed():
+    uid = 3_000_000 + secrets.randbelow(1_000_000)
+    sleepers = [subprocess.Popen(["sleep", "60"], user=uid, group=uid, extra_groups=[]) for _ in range(3)]
+    assert processes.uid_in_use(uid)
+
+    processes.kill_all_processes_of_uid(uid)
+
+    assert [sleeper.wait(timeout=10) for sleeper in sleepers] == [-9, -9, -9]
+    assert not processes.uid_in_use(uid)
+
+
 @pytest.mark.skipif(not AS_ROOT, reason="only root can protect the grader from its own uid")
 def test_worker_cannot_kill_the_zygote_as_root(hostile):
     assert run(hostile, "kill_parent") == "parent survived"

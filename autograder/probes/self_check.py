@@ -16,7 +16,7 @@ def exposed_files(sub: SubmissionModules, paths: list[str]) -> dict:
 
     ``sub`` is not used: the submission is never imported for this check.
     """
-    unreachable = [path for path in sys.path if path and os.path.isdir(path) and not _can_list(path)]
+    unreachable = [path for path in sys.path if path and _permission_denied(path)]
     readable, listable, checked = [], [], 0
     for root in paths:
         pending = [root]
@@ -35,12 +35,15 @@ def exposed_files(sub: SubmissionModules, paths: list[str]) -> dict:
     return {"readable": readable, "listable": listable, "unreachable_library_paths": unreachable}
 
 
-def _can_list(path: str) -> bool:
+def _permission_denied(path: str) -> bool:
+    """Whether listing ``path`` fails for lack of permission (not because it does not exist)."""
     try:
         os.listdir(path)
+    except PermissionError:
         return True
     except OSError:
         return False
+    return False
 
 
 def _can_read_a_byte(path: str) -> bool:
