@@ -1,0 +1,43 @@
+"""Input generators for the graded tests: boxes, scores, feature shapes.
+
+Every generator takes a `torch.Generator`, so a case is a pure function of
+its seed (see `grading_fixtures.case_rng`).
+
+Shape shorthand: N boxes, M boxes of a second set.
+"""
+import torch
+
+IMAGE_SIZE = 224.0
+
+
+def random_boxes(num_boxes: int, rng: torch.Generator, image_size: float = IMAGE_SIZE,
+                 min_size: float = 4.0, max_size: float = 120.0) -> torch.Tensor:
+    """Tensor[N, 4] of XYXY boxes with sides in [min_size, max_size)."""
+    xy = torch.rand(num_boxes, 2, generator=rng) * (image_size - min_size)
+    wh = min_size + torch.rand(num_boxes, 2, generator=rng) * (max_size - min_size)
+    return torch.cat([xy, xy + wh], dim=1)
+
+
+def clustered_boxes(num_boxes: int, rng: torch.Generator, num_clusters: int = 6) -> torch.Tensor:
+    """Tensor[N, 4] of boxes jittered around a few centres: many overlaps, as NMS sees."""
+    centres = random_boxes(num_clusters, rng, min_size=30.0, max_size=90.0)
+    picks = torch.randint(num_clusters, (num_boxes,), generator=rng)
+    jitter = torch.randn(num_boxes, 4, generator=rng) * 6.0
+    boxes = centres[picks] + jitter
+    return torch.cat([boxes[:, :2], torch.maximum(boxes[:, 2:], boxes[:, :2] + 1.0)], dim=1)
+
+
+def distinct_scores(num_boxes: int, rng: torch.Generator) -> torch.Tensor:
+    """Tensor[N] of scores in (0, 1) without ties."""
+    return (torch.randperm(num_boxes, generator=rng).float() + torch.rand(num_boxes, generator=rng) * 0.5 + 1) / (num_boxes + 2)
+
+
+def matched_gt_boxes(anchors: torch.Tensor, rng: torch.Generator, num_classes: int = 20) -> torch.Tensor:
+    """Tensor[N, 5]: a foreground GT box near each anchor, with a class id."""
+    wh = anchors[:, 2:] - anchors[:, :2]
+    shift = (torch.rand(len(anchors), 2, generator=rng) - 0.5) * 0.4 * wh
+    scale = torch.exp((torch.rand(len(anchors), 2, generator=rng) - 0.5) * 0.8)
+    centre = anchors[:, :2] + 0.5 * wh + shift
+    half = 0.5 * wh * scale
+    classes = torch.randint(num_classes, (len(anchors), 1), generator=rng).float()
+    return torch.cat([centre - half, centre + half, classes], dim=1)

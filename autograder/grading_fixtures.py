@@ -1,0 +1,67 @@
+"""Fixtures shared by the graded test modules (imported by each of them).
+
+`case_rng` seeds the fresh random cases of every test from the submission's
+content: each submission gets cases of its own (outputs memorised from
+another run or from the golden fixtures earn nothing), and the same
+submission gets the same cases, hence the same score, on every run.
+"""
+import hashlib
+
+import pytest
+import torch
+
+from autograder.layout import SUBMISSION_FILES
+from autograder.probes.definitions import DTYPE_TAG
+from autograder.reference_solution import load_reference
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """The reference solution's definitions, in the trusted process."""
+    return load_reference()
+
+
+@pytest.fixture(scope="session")
+def submission_seed(submission) -> int:
+    digest = hashlib.sha256()
+    for name in SUBMISSION_FILES:
+        digest.update((submission.root / name).read_bytes())
+    return int.from_bytes(digest.digest()[:4], "little")
+
+
+@pytest.fixture
+def case_rng(request, submission_seed) -> torch.Generator:
+    """A generator seeded by the submission and the test's name."""
+    test_digest = hashlib.sha256(request.node.name.encode()).digest()
+    seed = submission_seed ^ int.from_bytes(test_digest[:4], "little")
+    return torch.Generator().manual_seed(seed)
+
+
+def _encode_kwargs(kwargs: dict) -> dict:
+    """torch dtypes travel as tagged names (see probes/definitions.py)."""
+    return {key: {DTYPE_TAG: str(value).removeprefix("torch.")} if isinstance(value, torch.dtype) else value
+            for key, value in kwargs.items()}
+
+
+class StudentCalls:
+    """`student("iou", a, b)`: call a student function in the sandbox."""
+
+    def __init__(self, sandbox):
+        self._sandbox = sandbox
+
+    def __call__(self, name: str, *args, **kwargs):
+        return self._sandbox.call(
+            "definitions.call", name=name, args=list(args), kwargs=_encode_kwargs(kwargs)
+        )["value"]
+
+    def with_inputs(self, name: str, *args, **kwargs):
+        """(value, args as they are after the call): for mutation checks."""
+        reply = self._sandbox.call(
+            "definitions.call", name=name, args=list(args), kwargs=_encode_kwargs(kwargs), return_inputs=True
+        )
+        return reply["value"], reply["inputs_after"]
+
+
+@pytest.fixture(scope="session")
+def student(sandbox) -> StudentCalls:
+    return StudentCalls(sandbox)

@@ -1,0 +1,72 @@
+"""Graded: `iou(boxes1, boxes2)`, the pairwise IoU matrix."""
+import pytest
+import torch
+
+from autograder.cases import random_boxes
+from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.judge import allclose, check_tensor
+
+# The seed notebook's sanity check.
+SEED_BOXES1 = torch.tensor([[10.0, 10, 90, 90], [20, 20, 40, 40], [60, 60, 80, 80]])
+SEED_BOXES2 = torch.tensor([[10.0, 10, 90, 90], [60, 60, 80, 80], [30, 30, 70, 70]])
+SEED_EXPECTED = torch.tensor(
+    [[1.0, 0.0625, 0.25], [0.0625, 0.0, 0.052631579], [0.0625, 1.0, 0.052631579]]
+)
+
+
+def swapped_arguments(actual, expected):
+    if tuple(actual.shape) == tuple(expected.shape[::-1]) and expected.shape[0] != expected.shape[1]:
+        return "are boxes1 and boxes2 swapped? iou[i, j] pairs boxes1[i] with boxes2[j]"
+    if allclose(actual, expected.T):
+        return "the matrix is transposed: iou[i, j] pairs boxes1[i] with boxes2[j]"
+    return None
+
+
+def union_includes_intersection(actual, expected):
+    # With union = area1 + area2 (no "- intersection"), IoU e becomes e / (1 + e).
+    if allclose(actual, expected / (1 + expected)):
+        return "the union must subtract the intersection: area1 + area2 - intersection"
+    return None
+
+
+def overlap_not_clamped(actual, expected):
+    disjoint = expected == 0
+    if disjoint.any() and not allclose(actual[disjoint], expected[disjoint]):
+        return ("boxes that do not overlap must have IoU 0: clamp the intersection's "
+                "width and height at 0 before multiplying them")
+    return None
+
+
+IOU_HINTS = (swapped_arguments, union_includes_intersection, overlap_not_clamped)
+
+
+@pytest.mark.points(2, tags=("iou",))
+def test_iou_seed_sanity_example(student):
+    """iou: the notebook's sanity example"""
+    check_tensor("iou(boxes1, boxes2)", student("iou", SEED_BOXES1, SEED_BOXES2),
+                 SEED_EXPECTED, atol=1e-6, rtol=1e-6, hints=IOU_HINTS)
+
+
+@pytest.mark.points(3, tags=("iou",))
+def test_iou_random_boxes_match_reference(student, reference, case_rng):
+    """iou: random boxes of two sets of different sizes"""
+    boxes1, boxes2 = random_boxes(7, case_rng), random_boxes(11, case_rng)
+    check_tensor("iou(boxes1, boxes2)", student("iou", boxes1, boxes2),
+                 reference.iou(boxes1, boxes2), hints=IOU_HINTS)
+
+
+@pytest.mark.points(2, tags=("iou",))
+def test_iou_disjoint_touching_nested_identical(student, reference):
+    """iou: disjoint, touching, nested and identical boxes"""
+    boxes1 = torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [5, 5, 15, 25]])
+    boxes2 = torch.tensor([[20.0, 20, 30, 30], [10, 0, 20, 10], [2, 2, 4, 4], [5, 5, 15, 25], [-30, -30, -20, -20]])
+    check_tensor("iou(boxes1, boxes2)", student("iou", boxes1, boxes2),
+                 reference.iou(boxes1, boxes2), atol=1e-6, hints=IOU_HINTS)
+
+
+@pytest.mark.points(1, tags=("iou",))
+def test_iou_float64_boxes(student, reference, case_rng):
+    """iou: float64 boxes are handled like float32 ones"""
+    boxes1, boxes2 = random_boxes(5, case_rng).double(), random_boxes(3, case_rng).double()
+    check_tensor("iou(boxes1, boxes2) in float64", student("iou", boxes1, boxes2),
+                 reference.iou(boxes1, boxes2), atol=1e-9, rtol=1e-9, hints=IOU_HINTS)

@@ -1,0 +1,65 @@
+"""Graded: `get_fpn_location_coords`, image coordinates of FPN locations."""
+import pytest
+import torch
+
+from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.judge import allclose, check_tensor
+
+STRIDES = {"p3": 8, "p4": 16, "p5": 32}
+
+
+def location_hints(height, width, stride):
+    def transposed(actual, expected):
+        y_fastest = expected.reshape(height, width, 2).transpose(0, 1).reshape(-1, 2)
+        if allclose(actual, y_fastest):
+            return "locations look transposed: y varies fastest; list them row by row (row h * W + w), x varying fastest"
+        return None
+
+    def no_half_offset(actual, expected):
+        if allclose(actual, expected - stride / 2):
+            return "the centre of location (h, w) is (stride * (w + 0.5), stride * (h + 0.5)): the +0.5 is missing"
+        return None
+
+    def y_before_x(actual, expected):
+        if allclose(actual, expected.flip(1)):
+            return "columns are (y, x); each row must be (xc, yc)"
+        return None
+
+    return (transposed, no_half_offset, y_before_x)
+
+
+@pytest.mark.points(1, tags=("get_fpn_location_coords",))
+def test_locations_of_a_2x2_p5_map(student):
+    """get_fpn_location_coords: the notebook's 2x2 P5 example"""
+    coords = student("get_fpn_location_coords", {"p5": (2, 64, 2, 2)}, {"p5": 32})
+    expected = torch.tensor([[16.0, 16.0], [48.0, 16.0], [16.0, 48.0], [48.0, 48.0]])
+    check_tensor("get_fpn_location_coords(...)['p5']", coords["p5"], expected, hints=location_hints(2, 2, 32))
+
+
+@pytest.mark.points(4, tags=("get_fpn_location_coords",))
+def test_locations_of_non_square_levels_match_reference(student, reference, case_rng):
+    """get_fpn_location_coords: three non-square FPN levels"""
+    height, width = (int(v) for v in torch.randint(2, 9, (2,), generator=case_rng))
+    height += width  # never square
+    shapes = {name: (2, 16, height * 32 // stride, width * 32 // stride) for name, stride in STRIDES.items()}
+    coords = student("get_fpn_location_coords", shapes, STRIDES)
+    expected = reference.get_fpn_location_coords(shapes, STRIDES)
+    if not isinstance(coords, dict) or set(coords) != set(STRIDES):
+        check_tensor("get_fpn_location_coords(...)", None if not isinstance(coords, dict) else coords.get("p3"),
+                     expected["p3"])
+    for name, shape in shapes.items():
+        check_tensor(f"get_fpn_location_coords(...)['{name}'] for a {shape[2]}x{shape[3]} map", coords[name],
+                     expected[name], hints=location_hints(shape[2], shape[3], STRIDES[name]))
+
+
+@pytest.mark.points(1, tags=("get_fpn_location_coords",))
+def test_locations_honour_the_dtype_argument(student, reference):
+    """get_fpn_location_coords: the `dtype` argument is honoured"""
+    coords = student("get_fpn_location_coords", {"p4": (1, 8, 3, 4)}, {"p4": 16}, dtype=torch.float64)
+    expected = reference.get_fpn_location_coords({"p4": (1, 8, 3, 4)}, {"p4": 16}, dtype=torch.float64)
+    check_tensor("get_fpn_location_coords(..., dtype=torch.float64)['p4']", coords["p4"], expected["p4"],
+                 hints=location_hints(3, 4, 16))
+    assert coords["p4"].dtype == torch.float64, (
+        f"`get_fpn_location_coords`: asked for dtype torch.float64, got {coords['p4'].dtype}: "
+        "create the coordinates with `dtype=dtype` (and `device=device`)"
+    )

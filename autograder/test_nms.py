@@ -1,0 +1,106 @@
+"""Graded: `nms(boxes, scores, iou_threshold)`, greedy non-maximum suppression."""
+import pytest
+import torch
+import torchvision
+
+from autograder.cases import clustered_boxes, distinct_scores
+from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.judge import check_tensor, fail
+
+
+def nms_hints(boxes, scores, threshold):
+    """Hints comparing a wrong `keep` with known wrong variants of NMS."""
+    def variant(actual, expected, keep, message):
+        if actual.shape == keep.shape and torch.equal(actual.long(), keep):
+            return message
+        return None
+
+    order = scores.argsort(descending=True)
+    ascending = torchvision.ops.nms(boxes, -scores, threshold)
+    sorted_positions = torchvision.ops.nms(boxes[order], scores[order], threshold)
+    return (
+        lambda a, e: variant(a, e, ascending, "boxes were visited from the LOWEST score: sort scores in decreasing order"),
+        lambda a, e: variant(a, e, sorted_positions, "these are positions in the sorted order: return indices into the original `boxes`"),
+        lambda a, e: ("same boxes, different order: `keep` must be sorted by decreasing score"
+                      if sorted(a.tolist()) == sorted(e.tolist()) else None),
+    )
+
+
+def check_keep(student, reference, boxes, scores, threshold, what="nms(boxes, scores, iou_threshold)"):
+    keep = student("nms", boxes, scores, threshold)
+    expected = reference.nms(boxes, scores, threshold)
+    check_tensor(what, keep, expected, integer=True, hints=nms_hints(boxes, scores, threshold))
+
+
+@pytest.mark.points(2, tags=("nms",))
+def test_nms_small_literal_case(student, reference):
+    """nms: four boxes, two of them suppressed"""
+    boxes = torch.tensor([[0.0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [21, 20, 31, 30]])
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.95])
+    keep = student("nms", boxes, scores, 0.5)
+    check_tensor("nms(boxes, scores, 0.5)", keep, torch.tensor([3, 0]), integer=True,
+                 hints=nms_hints(boxes, scores, 0.5))
+
+
+@pytest.mark.points(3, tags=("nms",))
+@pytest.mark.parametrize("threshold", [0.3, 0.7])
+def test_nms_random_overlapping_boxes(student, reference, case_rng, threshold):
+    """nms: overlapping random boxes, against torchvision"""
+    boxes = clustered_boxes(120, case_rng)
+    scores = distinct_scores(120, case_rng)
+    keep, (boxes_after, scores_after, _) = student.with_inputs("nms", boxes, scores, threshold)
+    check_tensor(f"nms(boxes, scores, {threshold})", keep, torchvision.ops.nms(boxes, scores, threshold),
+                 integer=True, hints=nms_hints(boxes, scores, threshold))
+    if not (torch.equal(boxes_after, boxes) and torch.equal(scores_after, scores)):
+        fail("nms", "modified its input `boxes` or `scores` in place; work on copies")
+
+
+@pytest.mark.points(2, tags=("nms",))
+def test_nms_threshold_is_strict(student, reference):
+    """nms: IoU equal to the threshold is kept, just above it is suppressed"""
+    # IoU([0,0,10,10], [0,0,10,5]) = 50 / 100 = 0.5 exactly; with [0,0,10,5.2] it is 0.52.
+    boxes = torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 5], [100, 100, 110, 110], [100, 100, 110, 105.2]])
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
+    keep = student("nms", boxes, scores, 0.5)
+    message_hints = (lambda a, e: ("a box whose IoU EQUALS the threshold must be kept: suppress only IoU > threshold"
+                                   if sorted(a.tolist()) == [0, 2] else None),)
+    check_tensor("nms(boxes, scores, 0.5)", keep, torch.tensor([0, 1, 2]), integer=True,
+                 hints=message_hints + nms_hints(boxes, scores, 0.5))
+
+
+@pytest.mark.points(1, tags=("nms",))
+def test_nms_tied_scores_give_a_valid_greedy_result(student, case_rng):
+    """nms: tied scores (any order among equal scores is accepted)"""
+    boxes = clustered_boxes(60, case_rng, num_clusters=4)
+    scores = torch.randint(3, (60,), generator=case_rng).float() / 4
+    keep = student("nms", boxes, scores, 0.5)
+    check_tensor("nms(boxes, scores, 0.5)", keep, keep.long() if isinstance(keep, torch.Tensor) else torch.zeros(0),
+                 integer=True)
+    keep = keep.long().tolist()
+    overlap = torchvision.ops.box_iou(boxes, boxes)
+    if len(set(keep)) != len(keep):
+        fail("nms", f"returned some indices twice: {keep}")
+    for i, k in enumerate(keep):
+        if i and scores[k] > scores[keep[i - 1]]:
+            fail("nms", "`keep` must be sorted by decreasing score")
+        if any(overlap[k, j] > 0.5 for j in keep[:i]):
+            fail("nms", f"kept box {k} overlaps an earlier kept box with IoU > 0.5")
+    for dropped in sorted(set(range(60)) - set(keep)):
+        if not any(overlap[k, dropped] > 0.5 and scores[k] >= scores[dropped] for k in keep):
+            fail("nms", f"box {dropped} was dropped although no kept box with a higher or equal score overlaps it with IoU > 0.5")
+
+
+@pytest.mark.points(1, tags=("nms",))
+def test_nms_empty_input(student):
+    """nms: no boxes gives an empty long tensor"""
+    keep = student("nms", torch.zeros(0, 4), torch.zeros(0), 0.5)
+    check_tensor("nms on empty input", keep, torch.zeros(0, dtype=torch.long), integer=True)
+
+
+@pytest.mark.points(1, tags=("nms",))
+def test_nms_two_thousand_boxes(student, case_rng):
+    """nms: 2000 boxes within the time limit"""
+    boxes = clustered_boxes(2000, case_rng, num_clusters=40)
+    scores = distinct_scores(2000, case_rng)
+    check_tensor("nms on 2000 boxes", student("nms", boxes, scores, 0.6),
+                 torchvision.ops.nms(boxes, scores, 0.6), integer=True, hints=nms_hints(boxes, scores, 0.6))
