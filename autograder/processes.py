@@ -10,6 +10,7 @@ import ctypes
 import os
 import select
 import signal
+import time
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -20,6 +21,7 @@ PR_SET_NO_NEW_PRIVS = 38
 # Rounds of "find descendants, SIGKILL them" before giving up; a fork bomb
 # under RLIMIT_NPROC is gone after a handful.
 MAX_KILL_ROUNDS = 200
+FALLBACK_POLL_S = 0.005
 
 
 def prctl(option: int, value: int) -> None:
@@ -162,16 +164,9 @@ def uid_in_use(uid: int) -> bool:
 def wait_with_timeout(pid: int, timeout_s: float) -> tuple[int | None, bool, float]:
     """Wait for child ``pid``; SIGKILL it and its process group at the deadline.
 
-    Returns ``(wait status, timed_out, CPU seconds used)``.  Uses a pidfd
-    (Linux ≥ 5.3) so the wait costs no polling.
+    Returns ``(wait status, timed_out, CPU seconds used)``.
     """
-    pidfd = os.pidfd_open(pid)
-    try:
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        timed_out = not poller.poll(max(0, int(timeout_s * 1000)))
-    finally:
-        os.close(pidfd)
+    timed_out = not _exited_within(pid, timeout_s)
     if timed_out:
         kill_process_group(pid)
         try:
@@ -186,3 +181,26 @@ def wait_with_timeout(pid: int, timeout_s: float) -> tuple[int | None, bool, flo
             continue
         except ChildProcessError:
             return None, timed_out, 0.0
+
+
+def _exited_within(pid: int, timeout_s: float) -> bool:
+    """Whether child ``pid`` exits within ``timeout_s`` (it is left unreaped).
+
+    A pidfd (Linux ≥ 5.3) makes this one ``poll``; older kernels fall back to
+    polling ``waitid`` every ``FALLBACK_POLL_S``.
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+            time.sleep(FALLBACK_POLL_S)
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        return bool(poller.poll(max(0, int(timeout_s * 1000))))
+    finally:
+        os.close(pidfd)

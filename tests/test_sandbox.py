@@ -263,6 +263,18 @@ def test_without_namespaces_permissions_protect_and_exposure_is_reported(tmp_pat
         assert run(sandbox, "add", 1, 2) == 3
 
 
+@pytest.mark.parametrize("has_pidfd", [True, False])
+def test_wait_with_timeout_kills_at_the_deadline(monkeypatch, has_pidfd):
+    if not has_pidfd:  # kernels before 5.3
+        monkeypatch.setattr(os, "pidfd_open", lambda pid: (_ for _ in ()).throw(OSError(38, "ENOSYS")))
+    quick = subprocess.Popen(["sh", "-c", "exit 3"])
+    slow = subprocess.Popen(["sleep", "30"], start_new_session=True)
+
+    assert processes.wait_with_timeout(quick.pid, 10)[:2] == (3 << 8, False)
+    status, timed_out, _ = processes.wait_with_timeout(slow.pid, 0.2)
+    assert timed_out and os.WTERMSIG(status) == 9
+
+
 @pytest.mark.skipif(not AS_ROOT, reason="only root can start processes as another uid")
 def test_every_process_of_a_sandbox_uid_can_be_killed():
     uid = 3_000_000 + secrets.randbelow(1_000_000)
