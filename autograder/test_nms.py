@@ -40,9 +40,12 @@ def test_nms_small_literal_case(student, reference):
     keep = student("nms", boxes, scores, 0.5)
     check_tensor("nms(boxes, scores, 0.5)", keep, torch.tensor([3, 0]), integer=True,
                  hints=nms_hints(boxes, scores, 0.5))
+    # The starter code returns early on empty input; it must still return a long tensor.
+    check_tensor("nms on empty input", student("nms", torch.zeros(0, 4), torch.zeros(0), 0.5),
+                 torch.zeros(0, dtype=torch.long), integer=True)
 
 
-@pytest.mark.points(3, tags=("nms",))
+@pytest.mark.points(2, tags=("nms",))
 @pytest.mark.parametrize("threshold", [0.3, 0.7])
 def test_nms_random_overlapping_boxes(student, reference, case_rng, threshold):
     """nms: overlapping random boxes, against torchvision"""
@@ -88,13 +91,6 @@ def test_nms_tied_scores_give_a_valid_greedy_result(student, case_rng):
     for dropped in sorted(set(range(60)) - set(keep)):
         if not any(overlap[k, dropped] > 0.5 and scores[k] >= scores[dropped] for k in keep):
             fail("nms", f"box {dropped} was dropped although no kept box with a higher or equal score overlaps it with IoU > 0.5")
-
-
-@pytest.mark.points(1, tags=("nms",))
-def test_nms_empty_input(student):
-    """nms: no boxes gives an empty long tensor"""
-    keep = student("nms", torch.zeros(0, 4), torch.zeros(0), 0.5)
-    check_tensor("nms on empty input", keep, torch.zeros(0, dtype=torch.long), integer=True)
 
 
 @pytest.mark.points(1, tags=("nms",))

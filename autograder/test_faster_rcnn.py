@@ -1,0 +1,236 @@
+"""Graded: `FasterRCNN`: the RoI head, RoI-Align, the second-stage loss, inference.
+
+The backbone and the RPN are fakes returning fixed features and proposals,
+and IoU/NMS are torchvision's, so these tests judge the second stage only.
+"""
+import pytest
+import torch
+import torchvision
+from torch.nn import functional as F
+
+from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.judge import allclose, check_tensor, fail, rows_as_set_equal
+from autograder.network_weights import sequential_params
+from autograder.probes.fakes import CaptureHead, FakeBackbone, FakeRPN
+
+TAGS = ("FasterRCNN",)
+STRIDES = {"p3": 8, "p4": 16, "p5": 32}
+IMAGE_SIZE = 128
+CHANNELS = 8
+NUM_CLASSES = 20
+STEM = [8]
+EXHAUSTIVE = 10**6  # proposals sampled per image: all of them
+INIT_STD = 0.01
+
+
+def head_init(batch_size_per_image):
+    return dict(stem_channels=STEM, num_classes=NUM_CLASSES, batch_size_per_image=batch_size_per_image, roi_size=(7, 7))
+
+
+def make_case(rng, batch):
+    """Features, proposals on every level of every image (some near the GT), GT boxes."""
+    feats = {name: torch.randn(batch, CHANNELS, IMAGE_SIZE // s, IMAGE_SIZE // s, generator=rng)
+             for name, s in STRIDES.items()}
+    gt_boxes = torch.full((batch, 5, 5), -1.0)
+    proposals = {name: [] for name in STRIDES}
+    for image in range(batch):
+        xy = torch.rand(3, 2, generator=rng) * 60
+        wh = 20 + torch.rand(3, 2, generator=rng) * 40
+        boxes = torch.cat([xy, xy + wh], dim=1)
+        gt_boxes[image, :3] = torch.cat([boxes, torch.randint(NUM_CLASSES, (3, 1), generator=rng).float()], dim=1)
+        for name in STRIDES:
+            near = boxes + torch.randn(3, 4, generator=rng) * 3  # IoU mostly above 0.5
+            far_xy = torch.rand(4, 2, generator=rng) * 100
+            far = torch.cat([far_xy, far_xy + 8 + torch.rand(4, 2, generator=rng) * 20], dim=1)
+            proposals[name].append(torch.cat([near, far]).clamp(0, IMAGE_SIZE))
+    return dict(feats=feats, proposals=proposals, gt_boxes=gt_boxes)
+
+
+def reference_model(reference, case, init, rng, seed=0):
+    torch.manual_seed(seed)
+    model = reference.FasterRCNN(FakeBackbone(case["feats"], CHANNELS, STRIDES), FakeRPN(case["proposals"]), **init)
+    for layer in model.cls_pred.modules():  # non-trivial weights make every mistake visible
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.normal_(layer.weight, std=0.1, generator=rng)
+            torch.nn.init.normal_(layer.bias, std=0.1, generator=rng)
+    return model
+
+
+def student_call(sandbox, case, init, training, **kwargs):
+    return sandbox.call("networks.faster_rcnn", init=init, feats=case["feats"], strides=STRIDES,
+                        proposals=case["proposals"], training=training, seed=0,
+                        gt_boxes=case["gt_boxes"] if training else None, **kwargs)
+
+
+@pytest.mark.points(3, tags=TAGS)
+def test_classifier_head_layers(sandbox, case_rng):
+    """FasterRCNN: head = 3x3 conv + ReLU per stem channel, Flatten, Linear to C + 1"""
+    case = make_case(case_rng, 1)
+    layers = student_call(sandbox, case, head_init(16), training=False)["layers"]
+    if layers is None:
+        fail("FasterRCNN", "`self.cls_pred` is not a module")
+    kinds = [layer["type"] for layer in layers]
+    expected_kinds = ["Conv2d", "ReLU"] * len(STEM) + ["Flatten", "Linear"]
+    if kinds != expected_kinds:
+        fail("FasterRCNN.cls_pred", f"expected layers {expected_kinds}, got {kinds}")
+    convs = [l for l in layers if l["type"] == "Conv2d"]
+    channels = [CHANNELS] + STEM
+    for layer, c_in, c_out in zip(convs, channels, channels[1:]):
+        if (layer["in"], layer["out"], layer["kernel"], layer["stride"], layer["padding"]) != (c_in, c_out, [3, 3], [1, 1], [1, 1]):
+            fail("FasterRCNN.cls_pred", f"expected a 3x3 conv {c_in} -> {c_out} (the backbone's out_channels in), "
+                 f"stride 1, padding 1; found {layer}")
+        if not (0.7 * INIT_STD < layer["weight_std"] < 1.3 * INIT_STD) or layer["bias_abs_max"] != 0:
+            fail("FasterRCNN.cls_pred", "initialise the conv weights from N(0, 0.01) and the biases with zeros, like the RPN")
+    linear = layers[-1]
+    expected_in = STEM[-1] * 7 * 7
+    if (linear["in"], linear["out"]) != (expected_in, NUM_CLASSES + 1):
+        fail("FasterRCNN.cls_pred", f"the linear layer must map {STEM[-1]} x 7 x 7 = {expected_in} features to "
+             f"num_classes + 1 = {NUM_CLASSES + 1} logits; found {linear['in']} -> {linear['out']}")
+
+
+@pytest.mark.points(3, tags=TAGS)
+def test_roi_align_features(sandbox, reference, case_rng):
+    """FasterRCNN: RoI-Align of each proposal on its FPN level"""
+    case = make_case(case_rng, 1)
+    init = head_init(16)
+    model = reference_model(reference, case, init, case_rng)
+    capture = CaptureHead(NUM_CLASSES + 1)
+    model.cls_pred = capture
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 8, 8), test_score_thresh=0.5, test_nms_thresh=0.5)
+    expected = capture.seen[0]
+    reply = student_call(sandbox, case, init, training=False, capture=True, score_thresh=0.5, nms_thresh=0.5)
+    if len(reply["roi_feats"]) != 1:
+        fail("FasterRCNN.forward", f"called the classifier head {len(reply['roi_feats'])} times for one image; expected once")
+    actual = reply["roi_feats"][0]
+    props = [torch.cat([torch.zeros(len(p[0]), 1), p[0]], dim=1) for p in case["proposals"].values()]
+
+    def pooled(scale_of, aligned=True):
+        return torch.cat([torchvision.ops.roi_align(case["feats"][n], rois, (7, 7), scale_of(s), aligned=aligned)
+                          for (n, s), rois in zip(STRIDES.items(), props)])
+
+    check_tensor("RoI features given to the classifier head", actual, expected, hints=(
+        lambda a, e: ("spatial_scale must be 1 / stride: proposals are in image pixels, features are stride times smaller"
+                      if allclose(a, pooled(lambda s: s)) or allclose(a, pooled(lambda s: 1.0)) else None),
+        lambda a, e: "use aligned=True" if allclose(a, pooled(lambda s: 1 / s, aligned=False)) else None,
+    ))
+
+
+@pytest.mark.points(5, tags=TAGS)
+def test_second_stage_loss_with_two_images(sandbox, reference, case_rng):
+    """FasterRCNN: classification loss of every proposal, two images, labels paired with their RoIs"""
+    case = make_case(case_rng, 2)
+    init = head_init(EXHAUSTIVE)
+    model = reference_model(reference, case, init, case_rng)
+    model.train()
+    with torch.no_grad():
+        expected = model(torch.zeros(2, 3, 8, 8), case["gt_boxes"])["loss_cls"]
+    reply = student_call(sandbox, case, init, training=True, head=sequential_params(model.cls_pred))
+    losses = reply["losses"]
+    if "loss_cls" not in losses:
+        fail("FasterRCNN.forward", f"in training, the output must hold 'loss_cls'; it has {sorted(losses)}")
+    check_tensor("FasterRCNN loss_cls", losses["loss_cls"], expected, rtol=1e-3, atol=1e-6, hints=(
+        lambda a, e: ("if the RoI-Align test fails too, fix that first (the loss is computed on those features); "
+                      "otherwise check that each RoI's label comes from the GT box matched to THAT proposal of THAT "
+                      "image (keep RoI features and matched GT boxes in the same order, e.g. image by image), that "
+                      "IoU > 0.5 is foreground, and that labels are shifted by +1 (background = 0)"),
+    ))
+
+
+@pytest.mark.points(2, tags=TAGS)
+def test_training_samples_a_quarter_foreground(sandbox, reference, case_rng):
+    """FasterRCNN: samples batch_size_per_image proposals per image, 25% foreground"""
+    case = make_case(case_rng, 2)
+    init = head_init(8)
+    reply = student_call(sandbox, case, init, training=True)
+    calls = reply["sampling_calls"]
+    if not calls or any(call is None for call in calls):
+        fail("FasterRCNN.forward", "does not sample proposals with `sample_rpn_training`")
+    if sum(call[0] for call in calls) != init["batch_size_per_image"] * 2:
+        fail("FasterRCNN.forward", f"sampled {sum(call[0] for call in calls)} proposals in total for 2 images; "
+             f"expected batch_size_per_image per image = {init['batch_size_per_image'] * 2}")
+    if any(abs(call[1] - 0.25) > 1e-9 for call in calls):
+        fail("FasterRCNN.forward", f"fg_fraction was {[call[1] for call in calls]}; the second stage samples 25% foreground")
+    loss = reply["losses"].get("loss_cls")
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not torch.isfinite(loss).all():
+        fail("FasterRCNN.forward", f"'loss_cls' must be a finite scalar tensor, got {loss!r:.120}")
+
+
+# ------------------------------------------------------------------ inference
+def reference_inference(reference, proposals, logits, score_thresh, nms_thresh):
+    model = reference.FasterRCNN.__new__(reference.FasterRCNN)
+    torch.nn.Module.__init__(model)
+    model.num_classes = NUM_CLASSES
+    return model.inference(torch.zeros(1, 3, 8, 8), proposals, logits, score_thresh, nms_thresh)
+
+
+def detections_as_rows(detections):
+    boxes, classes, scores = detections
+    return torch.cat([boxes.double(), classes.double()[:, None], scores.double()[:, None]], dim=1)
+
+
+def inference_case(rng):
+    proposals = {name: [torch.cat([xy := torch.rand(8, 2, generator=rng) * 90,
+                                   xy + 10 + torch.rand(8, 2, generator=rng) * 30], dim=1)] for name in STRIDES}
+    logits = torch.randn(24, NUM_CLASSES + 1, generator=rng) * 2
+    # Rows 0-3: background is the most probable class, but one object class has probability ~0.4.
+    logits[:4] = -4.0
+    logits[:4, 0] = 2.0
+    logits[torch.arange(4), 1 + torch.randint(NUM_CLASSES, (4,), generator=rng)] = 1.6
+    return proposals, logits
+
+
+def judge_detections(reference, proposals, logits, detections, score_thresh, nms_thresh):
+    expected = reference_inference(reference, proposals, logits, score_thresh, nms_thresh)
+    if not isinstance(detections, (list, tuple)) or len(detections) != 3:
+        fail("FasterRCNN.inference", "must return three tensors: boxes, classes, scores")
+    for value, name in zip(detections, ("pred_boxes", "pred_classes", "pred_scores")):
+        if not isinstance(value, torch.Tensor):
+            fail("FasterRCNN.inference", f"{name} must be a tensor, got {type(value).__name__}")
+    actual_rows, expected_rows = detections_as_rows(detections), detections_as_rows(expected)
+    if rows_as_set_equal(actual_rows, expected_rows, atol=1e-4):
+        return
+    shifted = actual_rows.clone()
+    shifted[:, 4] -= 1
+
+    def with_background_argmax():
+        probs = F.softmax(logits, dim=1)
+        scores, classes = probs.max(dim=1)
+        keep = (classes > 0) & (scores > score_thresh)
+        boxes = torch.cat([p[0] for p in proposals.values()])[keep]
+        kept = torchvision.ops.batched_nms(boxes, scores[keep], classes[keep], nms_thresh)
+        return detections_as_rows((boxes[kept], classes[keep][kept] - 1, scores[keep][kept]))
+
+    if rows_as_set_equal(shifted, expected_rows, atol=1e-4):
+        fail("FasterRCNN.inference", "predicted classes are one too high: column 0 of the logits is background, "
+             "so shift the class ids back to 0..C-1")
+    if len(actual_rows) and (actual_rows[:, 4] < 0).any():
+        fail("FasterRCNN.inference", "predicted background (-1): never output background")
+    if rows_as_set_equal(actual_rows, with_background_argmax(), atol=1e-4):
+        fail("FasterRCNN.inference", "boxes whose most probable class is background were dropped: each box takes "
+             "its most probable FOREGROUND class (after a softmax over all C + 1 classes)")
+    fail("FasterRCNN.inference", f"expected {len(expected_rows)} detections (boxes, classes, scores) compared as a "
+         f"set, got {len(actual_rows)} that differ: softmax over C + 1 logits, the most probable object class and "
+         "its probability as score, keep scores > test_score_thresh, then class-specific NMS")
+
+
+@pytest.mark.points(3, tags=TAGS)
+def test_inference_classes_scores_and_thresholds(sandbox, reference, case_rng):
+    """FasterRCNN.inference: foreground class after C + 1 softmax, score threshold, class-specific NMS"""
+    proposals, logits = inference_case(case_rng)
+    reply = sandbox.call("networks.faster_rcnn_inference", num_classes=NUM_CLASSES, proposals=proposals,
+                         logits=logits, score_thresh=0.3, nms_thresh=0.5)
+    judge_detections(reference, proposals, logits, reply["detections"], 0.3, 0.5)
+
+
+@pytest.mark.points(1, tags=TAGS)
+def test_inference_score_threshold_is_strict(sandbox, reference, case_rng):
+    """FasterRCNN.inference: a score equal to the threshold is dropped"""
+    proposals = {name: [torch.tensor([[10.0 + 40 * i, 10, 40 + 40 * i, 40]])] for i, name in enumerate(STRIDES)}
+    logits = torch.full((3, NUM_CLASSES + 1), float("-inf"))
+    logits[:, 3] = 0.0
+    logits[0, 0] = 0.0  # two classes at equal odds: probability exactly 0.5
+    reply = sandbox.call("networks.faster_rcnn_inference", num_classes=NUM_CLASSES, proposals=proposals,
+                         logits=logits, score_thresh=0.5, nms_thresh=0.5)
+    judge_detections(reference, proposals, logits, reply["detections"], 0.5, 0.5)

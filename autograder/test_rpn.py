@@ -1,0 +1,134 @@
+"""Graded: `RPN.forward` (losses) and `RPN.predict_proposals`.
+
+The student's prediction network, locations and anchors are replaced by the
+reference's values and IoU/NMS/box transforms by torchvision's, so these
+tests judge the RPN's own logic only.
+"""
+import pytest
+import torch
+
+from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.judge import check_tensor, fail, rows_as_set_equal
+from autograder.probes.fakes import FixedOutput
+
+TAGS = ("RPN",)
+STRIDES = {"p3": 8, "p4": 16, "p5": 32}
+IMAGE_SIZE = 128
+CHANNELS = 8
+BATCH = 2
+# So many samples per image that every non-neutral anchor is sampled: the
+# losses then do not depend on the random sampling.
+EXHAUSTIVE = 10**6
+
+
+def rpn_init(batch_size_per_image):
+    return dict(fpn_channels=CHANNELS, stem_channels=[CHANNELS], batch_size_per_image=batch_size_per_image,
+                anchor_stride_scale=4, anchor_aspect_ratios=[0.5, 1.0, 2.0], anchor_iou_thresholds=(0.3, 0.6),
+                nms_thresh=0.7, pre_nms_topk=60, post_nms_topk=25)
+
+
+def make_case(reference, rng):
+    """FPN features, fixed predictions, locations, anchors and GT boxes near some anchors."""
+    shapes = {name: (BATCH, CHANNELS, IMAGE_SIZE // s, IMAGE_SIZE // s) for name, s in STRIDES.items()}
+    feats = {name: torch.randn(*shape, generator=rng) for name, shape in shapes.items()}
+    locations = reference.get_fpn_location_coords(shapes, STRIDES)
+    anchors = reference.generate_fpn_anchors(locations, STRIDES, 4, [0.5, 1.0, 2.0])
+    num_anchors = {name: len(a) for name, a in anchors.items()}
+    predictions = [
+        {name: torch.randn(BATCH, n, generator=rng) * 2 for name, n in num_anchors.items()},
+        {name: torch.randn(BATCH, n, 4, generator=rng) * 0.2 for name, n in num_anchors.items()},
+    ]
+    all_anchors = torch.cat(list(anchors.values()))
+    gt_boxes = torch.full((BATCH, 6, 5), -1.0)
+    for image, count in enumerate((3, 2)):
+        picks = torch.randperm(len(all_anchors), generator=rng)[:count]
+        boxes = all_anchors[picks] + torch.randn(count, 4, generator=rng) * 2
+        boxes = boxes.clamp(0, IMAGE_SIZE)
+        classes = torch.randint(20, (count, 1), generator=rng).float()
+        gt_boxes[image, :count] = torch.cat([boxes, classes], dim=1)
+    return dict(feats=feats, predictions=predictions, locations=locations, anchors=anchors, gt_boxes=gt_boxes)
+
+
+def expected_output(reference, case, init, training):
+    model = reference.RPN(**init)
+    model.pred_net = FixedOutput(case["predictions"])
+    model.train(training)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        return model(case["feats"], STRIDES, case["gt_boxes"] if training else None)
+
+
+def student_output(sandbox, case, init, training):
+    return sandbox.call(
+        "networks.rpn", init=init, feats=case["feats"], strides=STRIDES, predictions=case["predictions"],
+        locations=case["locations"], anchors=case["anchors"], training=training,
+        gt_boxes=case["gt_boxes"] if training else None,
+    )
+
+
+@pytest.mark.points(4, tags=TAGS)
+def test_proposals_match_reference(sandbox, reference, case_rng):
+    """RPN: proposals (decode, clamp, top-k, NMS, keep top-k) per level and image"""
+    case = make_case(reference, case_rng)
+    init = rpn_init(16)
+    proposals = student_output(sandbox, case, init, training=False)["output"].get("proposals")
+    expected = expected_output(reference, case, init, training=False)["proposals"]
+    if not isinstance(proposals, dict) or set(proposals) != set(STRIDES):
+        fail("RPN.predict_proposals", "must return a dict with keys p3, p4, p5 (one list of per-image boxes each)")
+    for name in STRIDES:
+        if not isinstance(proposals[name], (list, tuple)) or len(proposals[name]) != BATCH:
+            fail("RPN.predict_proposals", f"proposals['{name}'] must be a list of {BATCH} tensors, one per image")
+        for image in range(BATCH):
+            actual, wanted = proposals[name][image], expected[name][image]
+            if isinstance(actual, torch.Tensor) and rows_as_set_equal(actual.float(), wanted, atol=1e-3):
+                continue
+            what = f"RPN proposals['{name}'][{image}]"
+            check_tensor(what, actual, wanted, atol=1e-3, hints=(
+                lambda a, e: ("too many proposals: keep at most post_nms_topk per level and image, after NMS"
+                              if len(a) > init["post_nms_topk"] else None),
+                lambda a, e: ("proposals reach outside the image: clamp x to [0, width] and y to [0, height]"
+                              if (a.min() < 0 or a.max() > IMAGE_SIZE) else None),
+            ))
+            fail(what, "holds different boxes than expected (compared as a set): apply the deltas to the anchors, "
+                 "clamp to the image, keep the pre_nms_topk highest objectness logits, run NMS with nms_thresh, "
+                 "then keep post_nms_topk")
+
+
+@pytest.mark.points(4, tags=TAGS)
+def test_losses_match_reference_when_every_anchor_is_sampled(sandbox, reference, case_rng):
+    """RPN: objectness (BCE) and box (L1) losses, every anchor sampled"""
+    case = make_case(reference, case_rng)
+    init = rpn_init(EXHAUSTIVE)
+    output = student_output(sandbox, case, init, training=True)["output"]
+    expected = expected_output(reference, case, init, training=True)
+    for key in ("loss_rpn_obj", "loss_rpn_box"):
+        if key not in output:
+            fail("RPN.forward", f"in training, the output dict must hold '{key}'; it has {sorted(output)}")
+    check_tensor("RPN loss_rpn_obj", output["loss_rpn_obj"], expected["loss_rpn_obj"], rtol=1e-3, atol=1e-9, hints=(
+        lambda a, e: "objectness targets are 1 for foreground anchors and 0 for background ones; use binary cross-entropy on the logits",))
+    check_tensor("RPN loss_rpn_box", output["loss_rpn_box"], expected["loss_rpn_box"], rtol=1e-3, atol=1e-9, hints=(
+        lambda a, e: ("the box loss of background anchors must be 0: their target deltas are -1e8"
+                      if a > 1e3 * max(float(e), 1e-9) else None),
+        lambda a, e: "L1 loss between predicted and target deltas, on foreground anchors only",
+    ))
+
+
+@pytest.mark.points(2, tags=TAGS)
+def test_training_samples_half_foreground(sandbox, reference, case_rng):
+    """RPN: samples batch_size_per_image anchors per image, 50% foreground"""
+    case = make_case(reference, case_rng)
+    init = rpn_init(16)
+    reply = student_output(sandbox, case, init, training=True)
+    calls = reply["sampling_calls"]
+    if not calls or any(call is None for call in calls):
+        fail("RPN.forward", "does not sample anchors with `sample_rpn_training`: train on a sample of "
+             "foreground and background anchors, not on all of them")
+    if sum(call[0] for call in calls) != init["batch_size_per_image"] * BATCH:
+        fail("RPN.forward", f"sampled {sum(call[0] for call in calls)} anchors in total for {BATCH} images; "
+             f"expected batch_size_per_image * num_images = {init['batch_size_per_image'] * BATCH}")
+    if any(abs(call[1] - 0.5) > 1e-9 for call in calls):
+        fail("RPN.forward", f"fg_fraction was {[call[1] for call in calls]}; the RPN samples 50% foreground (0.5)")
+    for key in ("loss_rpn_obj", "loss_rpn_box"):
+        value = reply["output"].get(key)
+        if not isinstance(value, torch.Tensor) or value.numel() != 1 or not torch.isfinite(value).all():
+            fail("RPN.forward", f"'{key}' must be a finite scalar tensor, got {value!r:.120}")

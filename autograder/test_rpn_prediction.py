@@ -1,0 +1,90 @@
+"""Graded: `RPNPredictionNetwork`, objectness and deltas for every anchor."""
+import pytest
+import torch
+
+from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.judge import allclose, check_tensor, fail
+from autograder.network_weights import conv_params, convs_in_order
+
+TAGS = ("RPNPredictionNetwork",)
+IN_CHANNELS, STEM, ANCHORS = 16, [24, 16], 3
+INIT_STD = 0.01
+
+
+def describe(sandbox):
+    return sandbox.call("networks.rpn_prediction", in_channels=IN_CHANNELS, stem_channels=STEM,
+                        num_anchors=ANCHORS, seed=0)
+
+
+@pytest.mark.points(2, tags=TAGS)
+def test_stem_layers(sandbox):
+    """RPNPredictionNetwork: a stem of 3x3 conv + ReLU per stem channel"""
+    stem = describe(sandbox)["stem"]
+    if stem is None:
+        fail("RPNPredictionNetwork", "`self.stem_rpn` is not a module")
+    kinds = [layer["type"] for layer in stem]
+    if kinds != ["Conv2d", "ReLU"] * len(STEM):
+        fail("RPNPredictionNetwork.stem_rpn", f"for stem_channels={STEM} expected conv, ReLU, conv, ReLU; got {kinds}")
+    channels = [IN_CHANNELS] + STEM
+    for layer, c_in, c_out in zip([l for l in stem if l["type"] == "Conv2d"], channels, channels[1:]):
+        if (layer["in"], layer["out"], layer["kernel"], layer["stride"], layer["padding"]) != (c_in, c_out, [3, 3], [1, 1], [1, 1]):
+            fail("RPNPredictionNetwork.stem_rpn", f"expected a 3x3 conv {c_in} -> {c_out}, stride 1, padding 1; found {layer}")
+
+
+@pytest.mark.points(1, tags=TAGS)
+def test_prediction_layers(sandbox):
+    """RPNPredictionNetwork: 1x1 convs to A objectness and 4A delta channels"""
+    reply = describe(sandbox)
+    for key, out in (("pred_obj", ANCHORS), ("pred_box", 4 * ANCHORS)):
+        convs = [l for l in reply[key] or [] if l["type"] == "Conv2d"]
+        if len(convs) != 1 or (convs[0]["in"], convs[0]["out"], convs[0]["kernel"]) != (STEM[-1], out, [1, 1]):
+            fail(f"RPNPredictionNetwork.{key}", f"expected one 1x1 conv {STEM[-1]} -> {out} channels; found {convs}")
+
+
+@pytest.mark.points(2, tags=TAGS)
+def test_weight_initialisation(sandbox):
+    """RPNPredictionNetwork: conv weights ~ N(0, 0.01), zero biases"""
+    reply = describe(sandbox)
+    convs = [l for key in ("stem", "pred_obj", "pred_box") for l in reply[key] or [] if l["type"] == "Conv2d"]
+    for layer in convs:
+        if not (0.7 * INIT_STD < layer["weight_std"] < 1.3 * INIT_STD) or abs(layer["weight_mean"]) > INIT_STD / 2:
+            fail("RPNPredictionNetwork", f"conv {layer['name'] or 'layer'} weights have mean {layer['weight_mean']:.4f} and "
+                 f"std {layer['weight_std']:.4f}; initialise them from N(0, 0.01) with nn.init.normal_")
+        if layer["bias_abs_max"] is None or layer["bias_abs_max"] != 0:
+            fail("RPNPredictionNetwork", f"conv {layer['name'] or 'layer'} biases must be initialised to zero")
+
+
+@pytest.mark.points(3, tags=TAGS)
+def test_predictions_match_reference_with_its_weights(sandbox, reference, case_rng):
+    """RPNPredictionNetwork: output shapes (B, HWA) and (B, HWA, 4) and values"""
+    torch.manual_seed(0)
+    model = reference.RPNPredictionNetwork(IN_CHANNELS, STEM, num_anchors=ANCHORS)
+    for conv in convs_in_order(model):  # non-trivial weights make every mistake visible
+        torch.nn.init.normal_(conv.weight, std=0.2, generator=case_rng)
+        torch.nn.init.normal_(conv.bias, std=0.2, generator=case_rng)
+    feats = {name: torch.randn(2, IN_CHANNELS, h, w, generator=case_rng)
+             for name, (h, w) in {"p3": (6, 10), "p4": (3, 5), "p5": (2, 3)}.items()}
+    reply = sandbox.call(
+        "networks.rpn_prediction", in_channels=IN_CHANNELS, stem_channels=STEM, num_anchors=ANCHORS, seed=0,
+        feats=feats, stem=[conv_params(c) for c in convs_in_order(model.stem_rpn)],
+        obj=conv_params(model.pred_obj), box=conv_params(model.pred_box),
+    )
+    with torch.no_grad():
+        expected_obj, expected_box = model(feats)
+    for candidate in reply["outputs"]:
+        if all(allclose(candidate[0][n], expected_obj[n]) and allclose(candidate[1][n], expected_box[n]) for n in feats):
+            return
+    obj, box = reply["outputs"][0]
+
+    def anchor_major_flattening(actual, expected):
+        b, n = expected.shape[:2]
+        h, w = feats[name].shape[-2:]
+        wrong = expected.reshape(b, h * w, ANCHORS, *expected.shape[2:]).transpose(1, 2).reshape(expected.shape)
+        if allclose(actual, wrong):
+            return ("rows are ordered anchor by anchor; permute the (B, A, H, W) prediction to (B, H, W, A) before "
+                    "flattening, so row (h * W + w) * A + a is anchor a at location (h, w)")
+        return None
+
+    for name in feats:
+        check_tensor(f"RPNPredictionNetwork objectness['{name}']", obj[name], expected_obj[name], hints=(anchor_major_flattening,))
+        check_tensor(f"RPNPredictionNetwork box deltas['{name}']", box[name], expected_box[name], hints=(anchor_major_flattening,))
