@@ -22,7 +22,8 @@ demo: env
 	$(PY) -m autograder demo --out $(DEMO_DIR)
 
 test: env
-	$(PY) -m pytest tests autograder
+	$(PY) -m pytest tests
+	$(PY) -m pytest autograder
 
 clean:
 	rm -rf $(VENV) build runs

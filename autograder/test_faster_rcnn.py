@@ -11,39 +11,13 @@ from torch.nn import functional as F
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
 from autograder.judge import allclose, check_tensor, fail, rows_as_set_equal
 from autograder.network_weights import sequential_params
+from autograder.network_cases import (CHANNELS, EXHAUSTIVE, HEAD_STEM, IMAGE_SIZE, NUM_CLASSES, STRIDES, head_init,
+                                      inference_case, second_stage_case as make_case)
 from autograder.probes.fakes import CaptureHead, FakeBackbone, FakeRPN
 
 TAGS = ("FasterRCNN",)
-STRIDES = {"p3": 8, "p4": 16, "p5": 32}
-IMAGE_SIZE = 128
-CHANNELS = 8
-NUM_CLASSES = 20
-STEM = [8]
-EXHAUSTIVE = 10**6  # proposals sampled per image: all of them
+STEM = HEAD_STEM
 INIT_STD = 0.01
-
-
-def head_init(batch_size_per_image):
-    return dict(stem_channels=STEM, num_classes=NUM_CLASSES, batch_size_per_image=batch_size_per_image, roi_size=(7, 7))
-
-
-def make_case(rng, batch):
-    """Features, proposals on every level of every image (some near the GT), GT boxes."""
-    feats = {name: torch.randn(batch, CHANNELS, IMAGE_SIZE // s, IMAGE_SIZE // s, generator=rng)
-             for name, s in STRIDES.items()}
-    gt_boxes = torch.full((batch, 5, 5), -1.0)
-    proposals = {name: [] for name in STRIDES}
-    for image in range(batch):
-        xy = torch.rand(3, 2, generator=rng) * 60
-        wh = 20 + torch.rand(3, 2, generator=rng) * 40
-        boxes = torch.cat([xy, xy + wh], dim=1)
-        gt_boxes[image, :3] = torch.cat([boxes, torch.randint(NUM_CLASSES, (3, 1), generator=rng).float()], dim=1)
-        for name in STRIDES:
-            near = boxes + torch.randn(3, 4, generator=rng) * 3  # IoU mostly above 0.5
-            far_xy = torch.rand(4, 2, generator=rng) * 100
-            far = torch.cat([far_xy, far_xy + 8 + torch.rand(4, 2, generator=rng) * 20], dim=1)
-            proposals[name].append(torch.cat([near, far]).clamp(0, IMAGE_SIZE))
-    return dict(feats=feats, proposals=proposals, gt_boxes=gt_boxes)
 
 
 def reference_model(reference, case, init, rng, seed=0):
@@ -168,17 +142,6 @@ def reference_inference(reference, proposals, logits, score_thresh, nms_thresh):
 def detections_as_rows(detections):
     boxes, classes, scores = detections
     return torch.cat([boxes.double(), classes.double()[:, None], scores.double()[:, None]], dim=1)
-
-
-def inference_case(rng):
-    proposals = {name: [torch.cat([xy := torch.rand(8, 2, generator=rng) * 90,
-                                   xy + 10 + torch.rand(8, 2, generator=rng) * 30], dim=1)] for name in STRIDES}
-    logits = torch.randn(24, NUM_CLASSES + 1, generator=rng) * 2
-    # Rows 0-3: background is the most probable class, but one object class has probability ~0.4.
-    logits[:4] = -4.0
-    logits[:4, 0] = 2.0
-    logits[torch.arange(4), 1 + torch.randint(NUM_CLASSES, (4,), generator=rng)] = 1.6
-    return proposals, logits
 
 
 def judge_detections(reference, proposals, logits, detections, score_thresh, nms_thresh):

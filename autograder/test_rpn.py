@@ -9,44 +9,10 @@ import torch
 
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
 from autograder.judge import check_tensor, fail, rows_as_set_equal
+from autograder.network_cases import EXHAUSTIVE, IMAGE_SIZE, RPN_BATCH as BATCH, STRIDES, rpn_case as make_case, rpn_init
 from autograder.probes.fakes import FixedOutput
 
 TAGS = ("RPN",)
-STRIDES = {"p3": 8, "p4": 16, "p5": 32}
-IMAGE_SIZE = 128
-CHANNELS = 8
-BATCH = 2
-# So many samples per image that every non-neutral anchor is sampled: the
-# losses then do not depend on the random sampling.
-EXHAUSTIVE = 10**6
-
-
-def rpn_init(batch_size_per_image):
-    return dict(fpn_channels=CHANNELS, stem_channels=[CHANNELS], batch_size_per_image=batch_size_per_image,
-                anchor_stride_scale=4, anchor_aspect_ratios=[0.5, 1.0, 2.0], anchor_iou_thresholds=(0.3, 0.6),
-                nms_thresh=0.7, pre_nms_topk=60, post_nms_topk=25)
-
-
-def make_case(reference, rng):
-    """FPN features, fixed predictions, locations, anchors and GT boxes near some anchors."""
-    shapes = {name: (BATCH, CHANNELS, IMAGE_SIZE // s, IMAGE_SIZE // s) for name, s in STRIDES.items()}
-    feats = {name: torch.randn(*shape, generator=rng) for name, shape in shapes.items()}
-    locations = reference.get_fpn_location_coords(shapes, STRIDES)
-    anchors = reference.generate_fpn_anchors(locations, STRIDES, 4, [0.5, 1.0, 2.0])
-    num_anchors = {name: len(a) for name, a in anchors.items()}
-    predictions = [
-        {name: torch.randn(BATCH, n, generator=rng) * 2 for name, n in num_anchors.items()},
-        {name: torch.randn(BATCH, n, 4, generator=rng) * 0.2 for name, n in num_anchors.items()},
-    ]
-    all_anchors = torch.cat(list(anchors.values()))
-    gt_boxes = torch.full((BATCH, 6, 5), -1.0)
-    for image, count in enumerate((3, 2)):
-        picks = torch.randperm(len(all_anchors), generator=rng)[:count]
-        boxes = all_anchors[picks] + torch.randn(count, 4, generator=rng) * 2
-        boxes = boxes.clamp(0, IMAGE_SIZE)
-        classes = torch.randint(20, (count, 1), generator=rng).float()
-        gt_boxes[image, :count] = torch.cat([boxes, classes], dim=1)
-    return dict(feats=feats, predictions=predictions, locations=locations, anchors=anchors, gt_boxes=gt_boxes)
 
 
 def expected_output(reference, case, init, training):

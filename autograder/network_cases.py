@@ -1,0 +1,80 @@
+"""Inputs of the network tests (RPN and Faster R-CNN), shared with the golden fixtures.
+
+A case is a pure function of its `torch.Generator`. Images are 128 px; the
+FPN has 8 channels: small enough to keep grading fast.
+"""
+import torch
+
+STRIDES = {"p3": 8, "p4": 16, "p5": 32}
+IMAGE_SIZE = 128
+CHANNELS = 8
+NUM_CLASSES = 20
+RPN_BATCH = 2
+HEAD_STEM = [8]
+# So many samples per image that every non-neutral anchor (or proposal) is
+# sampled: losses then do not depend on the random sampling.
+EXHAUSTIVE = 10**6
+
+
+def rpn_init(batch_size_per_image):
+    return dict(fpn_channels=CHANNELS, stem_channels=[CHANNELS], batch_size_per_image=batch_size_per_image,
+                anchor_stride_scale=4, anchor_aspect_ratios=[0.5, 1.0, 2.0], anchor_iou_thresholds=(0.3, 0.6),
+                nms_thresh=0.7, pre_nms_topk=60, post_nms_topk=25)
+
+
+def rpn_case(reference, rng):
+    """FPN features, fixed predictions, locations, anchors and GT boxes near some anchors."""
+    shapes = {name: (RPN_BATCH, CHANNELS, IMAGE_SIZE // s, IMAGE_SIZE // s) for name, s in STRIDES.items()}
+    feats = {name: torch.randn(*shape, generator=rng) for name, shape in shapes.items()}
+    locations = reference.get_fpn_location_coords(shapes, STRIDES)
+    anchors = reference.generate_fpn_anchors(locations, STRIDES, 4, [0.5, 1.0, 2.0])
+    num_anchors = {name: len(a) for name, a in anchors.items()}
+    predictions = [
+        {name: torch.randn(RPN_BATCH, n, generator=rng) * 2 for name, n in num_anchors.items()},
+        {name: torch.randn(RPN_BATCH, n, 4, generator=rng) * 0.2 for name, n in num_anchors.items()},
+    ]
+    all_anchors = torch.cat(list(anchors.values()))
+    gt_boxes = torch.full((RPN_BATCH, 6, 5), -1.0)
+    for image, count in enumerate((3, 2)):
+        picks = torch.randperm(len(all_anchors), generator=rng)[:count]
+        boxes = all_anchors[picks] + torch.randn(count, 4, generator=rng) * 2
+        boxes = boxes.clamp(0, IMAGE_SIZE)
+        classes = torch.randint(20, (count, 1), generator=rng).float()
+        gt_boxes[image, :count] = torch.cat([boxes, classes], dim=1)
+    return dict(feats=feats, predictions=predictions, locations=locations, anchors=anchors, gt_boxes=gt_boxes)
+
+
+def head_init(batch_size_per_image):
+    return dict(stem_channels=HEAD_STEM, num_classes=NUM_CLASSES, batch_size_per_image=batch_size_per_image, roi_size=(7, 7))
+
+
+def second_stage_case(rng, batch):
+    """Features, proposals on every level of every image (some near the GT), GT boxes."""
+    feats = {name: torch.randn(batch, CHANNELS, IMAGE_SIZE // s, IMAGE_SIZE // s, generator=rng)
+             for name, s in STRIDES.items()}
+    gt_boxes = torch.full((batch, 5, 5), -1.0)
+    proposals = {name: [] for name in STRIDES}
+    for image in range(batch):
+        xy = torch.rand(3, 2, generator=rng) * 60
+        wh = 20 + torch.rand(3, 2, generator=rng) * 40
+        boxes = torch.cat([xy, xy + wh], dim=1)
+        gt_boxes[image, :3] = torch.cat([boxes, torch.randint(NUM_CLASSES, (3, 1), generator=rng).float()], dim=1)
+        for name in STRIDES:
+            near = boxes + torch.randn(3, 4, generator=rng) * 3  # IoU mostly above 0.5
+            far_xy = torch.rand(4, 2, generator=rng) * 100
+            far = torch.cat([far_xy, far_xy + 8 + torch.rand(4, 2, generator=rng) * 20], dim=1)
+            proposals[name].append(torch.cat([near, far]).clamp(0, IMAGE_SIZE))
+    return dict(feats=feats, proposals=proposals, gt_boxes=gt_boxes)
+
+
+def inference_case(rng):
+    proposals = {name: [torch.cat([xy := torch.rand(8, 2, generator=rng) * 90,
+                                   xy + 10 + torch.rand(8, 2, generator=rng) * 30], dim=1)] for name in STRIDES}
+    logits = torch.randn(24, NUM_CLASSES + 1, generator=rng) * 2
+    # Rows 0-3: background is the most probable class, but one object class has probability ~0.4.
+    logits[:4] = -4.0
+    logits[:4, 0] = 2.0
+    logits[torch.arange(4), 1 + torch.randint(NUM_CLASSES, (4,), generator=rng)] = 1.6
+    return proposals, logits
+
+
