@@ -50,6 +50,9 @@ PYTHON_BODY_CELL_MAGICS = ("%%time", "%%capture")
 CONSTANT_CALLS = frozenset({
     "torch.device", "torch.tensor", "torch.cuda.is_available", "dict", "list", "tuple", "set",
     "frozenset", "int", "float", "str", "bool", "range",
+    # Pure arithmetic, e.g. `DELTA_SCALE_CLAMP = math.log(224 / 8)` in the starter code.
+    "math.log", "math.log2", "math.log10", "math.exp", "math.sqrt", "math.ceil", "math.floor",
+    "abs", "min", "max", "round",
 })
 _CONSTANT_NODES = (
     ast.Constant, ast.Name, ast.Attribute, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp,
