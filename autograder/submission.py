@@ -34,6 +34,7 @@ class NormalizedSubmission:
     root: Path
     description: str  # what was graded, for the results' top-level output
     notes: tuple[str, ...] = ()
+    notebook: Path | None = None  # the uploaded notebook (None for .py files); the notebook stage runs it
 
 
 def normalize_submission(upload: Path, workdir: Path) -> NormalizedSubmission:
@@ -98,7 +99,7 @@ def _from_notebook(notebook: Path, target: Path, description: str) -> Normalized
         (target / name).write_text(source)
     names = [name for module_names in exported.exported.values() for name in module_names]
     summary = f"{description} (exported: {', '.join(sorted(names)) or 'nothing'})"
-    return NormalizedSubmission(target, summary, exported.notes)
+    return NormalizedSubmission(target, summary, exported.notes, notebook)
 
 
 def _visible_files(folder: Path) -> list[Path]:
