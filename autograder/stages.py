@@ -21,6 +21,7 @@ class Stage:
 
 STAGES = (
     Stage("units", "each graded definition, called in the sandbox on small inputs", units=True),
+    Stage("notebook", "the notebook trains headless in the sandbox; its loss curve and mAP are judged", units=False),
 )
 DEFAULT_STAGE = "units"
 STAGE_NAMES = tuple(stage.name for stage in STAGES)
