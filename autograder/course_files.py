@@ -1,0 +1,43 @@
+"""The course's helper modules: shipped to the notebook's kernel, used by the grader.
+
+The kernel gets the grader's own copies of ``detection_helpers.py`` and
+``voc_map.py`` (whatever the student's copies say), so the training loop,
+the dataset and the detection writer are the released ones. The grader
+loads the same files by path, under private module names, to read the
+ground truth exactly as the notebook's dataset does and to compute the mAP.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+COURSE_DIR = Path(__file__).resolve().parents[1] / "student"
+KERNEL_COURSE_FILES = ("detection_helpers.py", "voc_map.py")
+_PRIVATE_PREFIX = "_autograder_course_"
+
+
+def kernel_course_files() -> dict[str, str]:
+    """File name -> text of every helper module the notebook imports from its COURSE_DIR."""
+    return {name: (COURSE_DIR / name).read_text(encoding="utf-8") for name in KERNEL_COURSE_FILES}
+
+
+def load_course_module(stem: str) -> ModuleType:
+    """``student/<stem>.py`` imported by path as a private module (cached)."""
+    name = _PRIVATE_PREFIX + stem
+    if name in sys.modules:
+        return sys.modules[name]
+    path = COURSE_DIR / f"{stem}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the course module {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

@@ -1,0 +1,82 @@
+"""Graded notebook stage: the notebook trains headless in the sandbox; its results are judged here.
+
+One run per submission (``notebook_run``, module scope) with the grading
+profile (``grading_profile.py``; ``$AUTOGRADER_NOTEBOOK_PROFILE`` selects
+another one); two checks (``notebook_checks.py``). The loss plot and the
+AP chart go next to results.json (``notebook_artifacts.py``).
+"""
+from pathlib import Path
+
+import pytest
+
+from autograder.errors import SubmissionError
+from autograder.grading_profile import LOSS_HEAD_FRACTION, LOSS_TAIL_FRACTION, selected_profile
+from autograder.notebook_artifacts import LOSS_PLOT, write_loss_plot, write_map_outputs
+from autograder.notebook_checks import (
+    CheckFailed,
+    check_loss_decreases,
+    check_map,
+    loss_summary,
+    parse_detections,
+    parse_loss_history,
+    validation_map,
+)
+from autograder.notebook_stage import NotebookRun, run_notebook_stage, stage_failure
+
+PROFILE = selected_profile()
+LOSS_POINTS = 5
+MAP_POINTS = 5
+
+
+@pytest.fixture(scope="module")
+def notebook_run(sandbox, submission) -> NotebookRun:
+    try:
+        return run_notebook_stage(sandbox, submission, PROFILE)
+    except SubmissionError as error:
+        raise type(error)(stage_failure(error, PROFILE)) from None
+
+
+@pytest.fixture(scope="module")
+def artifacts_dir(request) -> Path | None:
+    """The results.json folder (None without --results)."""
+    results = request.config.getoption("results")
+    return Path(results).resolve().parent if results else None
+
+
+@pytest.mark.stage("notebook")
+@pytest.mark.points(LOSS_POINTS, visibility="visible")
+def test_training_loss_decreases(notebook_run, artifacts_dir, points):
+    history = _graded_history(notebook_run)
+    if artifacts_dir is not None:
+        write_loss_plot(history, loss_summary(history), PROFILE.max_loss_ratio, artifacts_dir / LOSS_PLOT)
+    summary = check_loss_decreases(history, PROFILE)
+    points.award(1.0, f"Training loss: {summary.describe()}.")
+
+
+test_training_loss_decreases.__doc__ = (
+    f"notebook: the training loss decreases (last {LOSS_TAIL_FRACTION:.0%} of the iterations below "
+    f"{PROFILE.max_loss_ratio:g} x the first {LOSS_HEAD_FRACTION:.0%})"
+)
+
+
+@pytest.mark.stage("notebook")
+@pytest.mark.points(MAP_POINTS, visibility="visible")
+def test_validation_map(notebook_run, artifacts_dir, points):
+    if notebook_run.failure is not None:
+        raise CheckFailed(notebook_run.failure)
+    detections = parse_detections(notebook_run.detection_texts, notebook_run.data.image_ids)
+    result = validation_map(detections, notebook_run.data.ground_truth)
+    if artifacts_dir is not None:
+        write_map_outputs(result, artifacts_dir)
+    check_map(result, PROFILE)
+    points.award(1.0, f"Validation mAP@0.5: {result.map:.3f} over {len(result.ap_per_class)} classes.")
+
+
+test_validation_map.__doc__ = f"notebook: validation mAP@0.5 >= {PROFILE.min_map:g}"
+
+
+def _graded_history(run: NotebookRun) -> list[float]:
+    """The saved loss history; the run's failure message when there is none."""
+    if run.loss_history_text is None and run.failure is not None:
+        raise CheckFailed(run.failure)
+    return parse_loss_history(run.loss_history_text, PROFILE.iterations)
