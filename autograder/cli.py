@@ -1,4 +1,5 @@
-"""Command line: ``python -m autograder grade SUBMISSION --out DIR [--units-only]``.
+"""Command line: ``python -m autograder grade SUBMISSION --out DIR [--units-only]``
+(and ``demo``: grade the reference end to end, see demo.py).
 
 Runs the graded pytest suite (``autograder/test_*.py``) in this process on
 SUBMISSION (a folder, .ipynb or .zip), writes ``DIR/results.json`` in
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder import demo
 from autograder.plugin import AUTOGRADER_DIR
 from autograder.stages import STAGE_NAMES, UNIT_STAGE_NAMES
 
@@ -37,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--units-only", action="store_true", help=f"run only the unit stages ({', '.join(UNIT_STAGE_NAMES)})")
     grade.add_argument("--protect", action="append", default=[], type=Path, metavar="DIR",
                        help="another directory student code must not read, e.g. golden fixtures (repeatable)")
+    demo.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo.run(args)
     return grade_submission(args.submission, args.out, units_only=args.units_only, protect=args.protect)
 
 
