@@ -91,7 +91,7 @@ def test_roi_align_features(sandbox, reference, case_rng):
     ))
 
 
-@pytest.mark.points(5, tags=TAGS)
+@pytest.mark.points(4, tags=TAGS)
 def test_second_stage_loss_with_two_images(sandbox, reference, case_rng):
     """FasterRCNN: classification loss of every proposal, two images, labels paired with their RoIs"""
     case = make_case(case_rng, 2)
