@@ -232,7 +232,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError("invalid graded tests:\n" + "\n".join(problems))
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = selected
+    items[:] = sorted(selected, key=_stage_index)  # stage by stage, in STAGES order (stable within a stage)
+    grading.tests = {item.nodeid: grading.tests[item.nodeid] for item in items}  # results.json in that order too
 
 
 @pytest.hookimpl(wrapper=True)
@@ -286,6 +287,11 @@ def points(request: pytest.FixtureRequest) -> PointsAward:
 
 
 # -------------------------------------------------------------------- helpers
+def _stage_index(item: pytest.Item) -> int:
+    marker = item.get_closest_marker("stage")
+    return STAGE_NAMES.index(marker.args[0] if marker and marker.args else DEFAULT_STAGE)
+
+
 def _test_result(item: pytest.Item) -> TestResult:
     marker = item.get_closest_marker("points")
     if marker is None:
