@@ -103,8 +103,10 @@ GRADING_PROFILE = GradingProfile(
     learning_rate=0.01,
     warmup_iters=100,
     max_grad_norm=10.0,
-    cell_timeout_s=240.0,
-    total_timeout_s=270.0,
+    # Gradescope's default container allows 300 CPU s for the whole grade; the
+    # units take about 15 and start-up about 10, the reference's run about 150.
+    cell_timeout_s=210.0,
+    total_timeout_s=240.0,
     max_loss_ratio=0.7,
     min_map=0.3,
 )

@@ -13,7 +13,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -29,7 +32,7 @@ from autograder.graded_notebook import (
     substituted_names,
 )
 from autograder.grading_data import build_grading_data
-from autograder.grading_profile import SMOKE_PROFILE, GradingProfile
+from autograder.grading_profile import PROFILE_ENV, SMOKE_PROFILE, GradingProfile
 from autograder.layout import GRADED_NAMES, KNOWN_NAMES
 from autograder.notebook_checks import (
     CheckFailed,
@@ -182,6 +185,42 @@ def test_student_stubs_stop_at_the_first_check_cell(tmp_path):
     assert run.failure.startswith("The notebook stopped: code cell 6 (first line: `reset_seed(0)`) raised an error.")
     assert run.failure.endswith("NotImplementedError: nms: TODO not implemented yet (common.py)")
     assert "common.py:" in run.failure
+
+
+# ------------------------------------------------------------------ the graded tests
+def graded(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *arguments], cwd=ROOT, env=os.environ | {PROFILE_ENV: SMOKE_PROFILE.name},
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_grade_runs_the_notebook_stage_after_the_units_and_writes_its_figures(tmp_path):
+    completed = graded("-m", "autograder", "grade", str(ROOT / "reference"), "--out", str(tmp_path))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    tests = json.loads((tmp_path / "results.json").read_text())["tests"]
+    stages = ["notebook" if test["name"].startswith("notebook:") else "units" for test in tests]
+    assert stages == sorted(stages, key=["units", "notebook"].index) and stages.count("notebook") == 2
+    loss, mean_ap = tests[-2:]
+    assert (loss["status"], mean_ap["status"]) == ("passed", "passed")
+    assert loss["output"].startswith("Training loss: mean loss of the first 1 iterations")
+    assert mean_ap["output"].startswith("Validation mAP@0.5: ")
+    for name in ("loss_history.png", "mAP.png"):
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+    assert "mAP = " in (tmp_path / "mAP_output.txt").read_text()
+
+
+def test_graded_tests_report_the_failing_cell(tmp_path):
+    for name in STUDENT_FILES:
+        shutil.copy(ROOT / "student" / name, tmp_path / name)
+    results = tmp_path / "out" / "results.json"
+    results.parent.mkdir()
+    completed = graded("-m", "pytest", "autograder", f"--submission={tmp_path}", f"--results={results}",
+                       "--stages=notebook", "-p", "no:cacheprovider", "-q")
+    assert completed.returncode == 1, completed.stderr[-3000:]  # tests failed, grading completed
+    tests = json.loads(results.read_text())["tests"]
+    assert [test["status"] for test in tests] == ["failed", "failed"]
+    for test in tests:
+        assert test["output"].startswith("The notebook stopped: code cell 6 (first line: `reset_seed(0)`)")
+        assert test["output"].endswith("NotImplementedError: nms: TODO not implemented yet (common.py)")
 
 
 # ------------------------------------------------------------------- data and checks
