@@ -1,0 +1,116 @@
+"""The class gradebook: one CSV row per submission, one column per graded test.
+
+Columns: ``submission`` (student id), ``score``, ``max_score``, ``status``
+(``graded``, ``timeout``, ``grader-failed``, or ``not-graded`` when no
+committed grading exists), then one column per test name, each cell that
+test's score (empty when the submission's results do not have that test).
+
+Deterministic for the same results: rows sorted by student id; test columns
+in the order of the fullest results document (most tests; ties broken by
+student id), then the names it lacks as they first appear in the other
+documents, taken from fullest to emptiest.  A
+test name repeated within one document gets `` #2``, `` #3``, ... .  A
+document without tests (a time-out, a grader failure) has no maximum of its
+own: its ``max_score`` is the largest one in the gradebook.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+FIXED_COLUMNS = ("submission", "score", "max_score", "status")
+NOT_GRADED = "not-graded"
+SCORE_DECIMALS = 4
+
+
+@dataclass(frozen=True)
+class GradebookEntry:
+    """One submission: its id, how its grading ended, its results document (None if none)."""
+
+    submission_id: str
+    status: str
+    results: dict | None
+
+
+def gradebook_rows(entries: list[GradebookEntry]) -> list[list[str]]:
+    """Header row, then one row per entry, sorted by student id."""
+    entries = sorted(entries, key=lambda entry: entry.submission_id)
+    scores = {entry.submission_id: _test_scores(entry.results) for entry in entries}
+    test_columns = _test_columns(entries, scores)
+    maxima = {entry.submission_id: _max_score(entry.results) for entry in entries}
+    course_max = max((value for value in maxima.values() if value is not None), default=None)
+    rows = [list(FIXED_COLUMNS) + test_columns]
+    for entry in entries:
+        results = entry.results or {}
+        max_score = maxima[entry.submission_id]
+        max_score = course_max if max_score is None else max_score
+        row = [
+            entry.submission_id,
+            format_score(results["score"]) if "score" in results else "",
+            "" if max_score is None else format_score(max_score),
+            entry.status,
+        ]
+        row += [format_score(scores[entry.submission_id][name]) if name in scores[entry.submission_id] else ""
+                for name in test_columns]
+        rows.append(row)
+    return rows
+
+
+def gradebook_csv(entries: list[GradebookEntry]) -> str:
+    """The gradebook as CSV text (``\\n`` line endings)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(gradebook_rows(entries))
+    return buffer.getvalue()
+
+
+def write_gradebook(path: Path, entries: list[GradebookEntry]) -> None:
+    """Write the CSV atomically (a reader never sees half of it)."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(gradebook_csv(entries))
+        os.chmod(temporary, 0o600)  # students' grades: staff only
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def format_score(value: float) -> str:
+    """``91.0`` → ``91``, ``1/3`` → ``0.3333``: at most ``SCORE_DECIMALS`` decimals, no trailing zeros."""
+    text = f"{round(float(value), SCORE_DECIMALS):.{SCORE_DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _test_scores(results: dict | None) -> dict[str, float]:
+    """Test name (made unique) → score, in the document's order."""
+    scores: dict[str, float] = {}
+    for test in (results or {}).get("tests", []):
+        name = test.get("name", "(unnamed test)")
+        unique, copy = name, 1
+        while unique in scores:
+            copy += 1
+            unique = f"{name} #{copy}"
+        scores[unique] = test.get("score", 0.0)
+    return scores
+
+
+def _test_columns(entries: list[GradebookEntry], scores: dict[str, dict[str, float]]) -> list[str]:
+    fullest_first = sorted(entries, key=lambda entry: (-len(scores[entry.submission_id]), entry.submission_id))
+    columns: dict[str, None] = {}
+    for entry in fullest_first:
+        columns.update(dict.fromkeys(name for name in scores[entry.submission_id] if name not in columns))
+    return list(columns)
+
+
+def _max_score(results: dict | None) -> float | None:
+    tests = (results or {}).get("tests", [])
+    if not tests:
+        return None
+    return sum(test.get("max_score", 0.0) for test in tests)
