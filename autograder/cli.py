@@ -1,5 +1,6 @@
 """Command line: ``python -m autograder grade SUBMISSION --out DIR [--units-only]``
-(and ``demo``: grade the reference end to end, see demo.py).
+(and ``demo``: grade the reference end to end, see demo.py; ``batch``: grade
+every submission of a folder into a gradebook, see batch.py).
 
 Runs the graded pytest suite (``autograder/test_*.py``) in this process on
 SUBMISSION (a folder, .ipynb or .zip), writes ``DIR/results.json`` in
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from autograder import demo
+from autograder.batch import add_batch_parser, run_batch_from_args
 from autograder.plugin import AUTOGRADER_DIR
 from autograder.stages import STAGE_NAMES, UNIT_STAGE_NAMES
 
@@ -40,9 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--protect", action="append", default=[], type=Path, metavar="DIR",
                        help="another directory student code must not read, e.g. golden fixtures (repeatable)")
     demo.add_parser(commands)
+    add_batch_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo.run(args)
+    if args.command == "batch":
+        return run_batch_from_args(args)
     return grade_submission(args.submission, args.out, units_only=args.units_only, protect=args.protect)
 
 
