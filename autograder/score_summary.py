@@ -1,0 +1,78 @@
+"""A results.json as a Markdown score table, or as a GitHub Actions annotation.
+
+    python -m autograder.score_summary results/results.json            # Markdown (job summary)
+    python -m autograder.score_summary results/results.json --notice   # ::notice line with the total
+
+Used by the GitHub Classroom workflow template
+(``data_scripts/templates/classroom.yml``).  It shows every test in the file,
+whatever its Gradescope visibility.  Exit status 1, with the reason on
+stderr, when the file is missing or not a valid results file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from autograder.results_schema import ResultsSchemaError, load_results
+
+MAX_OUTPUT_CHARS = 300  # of one test's feedback in the table
+_STATUS_MARK = {"passed": "✅", "failed": "❌"}
+
+
+def markdown_summary(results: dict) -> str:
+    """Total, the top-level output, then one table row per test."""
+    tests = results.get("tests", [])
+    total = results.get("score", sum(test.get("score", 0) for test in tests))
+    possible = sum(test.get("max_score", 0) for test in tests)
+    lines = ["## Autograder score", "", f"**{_number(total)} / {_number(possible)}**" if tests else
+             f"**{_number(total)}**", ""]
+    if results.get("output"):
+        lines += ["```", results["output"].replace("```", "'''"), "```", ""]
+    if tests:
+        lines += ["| | test | score | feedback |", "| --- | --- | ---: | --- |"]
+        for test in tests:
+            mark = _STATUS_MARK.get(test.get("status", ""), "")
+            score = f"{_number(test.get('score', 0))} / {_number(test.get('max_score', 0))}"
+            lines.append(f"| {mark} | {_cell(test.get('name', ''))} | {score} | {_cell(_short(test.get('output', '')))} |")
+    return "\n".join(lines) + "\n"
+
+
+def notice_line(results: dict) -> str:
+    """A GitHub Actions ``::notice`` annotation with the total."""
+    tests = results.get("tests", [])
+    total = results.get("score", sum(test.get("score", 0) for test in tests))
+    possible = sum(test.get("max_score", 0) for test in tests)
+    return f"::notice title=Autograder score::{_number(total)} / {_number(possible)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.score_summary", description=__doc__.split("\n")[0])
+    parser.add_argument("results", help="a results.json file")
+    parser.add_argument("--notice", action="store_true", help="print a GitHub Actions annotation instead")
+    args = parser.parse_args(argv)
+    try:
+        results = load_results(args.results)
+    except ResultsSchemaError as error:
+        print(f"score_summary: {error}", file=sys.stderr)
+        return 1
+    print(notice_line(results) if args.notice else markdown_summary(results), end="" if not args.notice else "\n")
+    return 0
+
+
+def _number(value: float) -> str:
+    return f"{round(float(value), 4):g}"
+
+
+def _short(text: str) -> str:
+    first = " ".join(text.split())
+    return first if len(first) <= MAX_OUTPUT_CHARS else first[: MAX_OUTPUT_CHARS - 1] + "…"
+
+
+def _cell(text: str) -> str:
+    """Safe inside a Markdown table cell: no pipes, no line breaks, no HTML."""
+    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
