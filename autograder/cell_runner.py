@@ -1,4 +1,4 @@
-"""Run notebook code cells in this process, in one IPython shell, with time limits.
+"""Run notebook code cells in this process, in one IPython shell, with CPU-time limits.
 
 Used inside a sandbox worker (``probes/notebook.py``): the cells run exactly
 as in Jupyter (IPython syntax, magics, ``display``) but without a kernel,
@@ -6,9 +6,11 @@ so no sockets and no extra processes are needed. Execution stops at the
 first cell that raises or runs out of time; the report names that cell and
 ends with its traceback, cells shown as ``code cell N, line L``.
 
-Each cell gets a wall-clock alarm (``SIGALRM``) at the earlier of its own
-limit and the run's total limit. Student code can catch or disarm it; the
-sandbox's kill at the call's timeout is the limit that cannot be escaped.
+Limits are CPU time of this process (what Gradescope budgets; a loaded
+machine does not make a run fail): each cell gets a ``SIGPROF`` timer at the
+earlier of its own limit and what is left of the run's. Student code can
+catch or disarm it; the sandbox's wall-clock kill at the call's timeout is
+the limit that cannot be escaped (and the one for code that sleeps).
 """
 
 from __future__ import annotations
@@ -30,35 +32,34 @@ class CellTimeout(BaseException):
     """Raised in the running cell when its time is up (a BaseException: ``except Exception`` lets it through)."""
 
 
-def run_cells(sources: list[str], labels: list[str], cell_timeout_s: float, total_timeout_s: float,
+def run_cells(sources: list[str], labels: list[str], cell_cpu_limit_s: float, total_cpu_limit_s: float,
               workdir: str, after_cell=None) -> dict:
     """Run ``sources`` in order in a fresh IPython shell; stop at the first failure.
 
-    Returns ``{"cells_run": n, "seconds": [...], "failure": None | {"cell": index,
-    "label", "kind": "error" | "timeout", "message"}}`` where ``cells_run``
-    counts the cells that completed without error.
+    Returns ``{"cells_run": n, "seconds": [CPU s per cell], "failure": None |
+    {"cell": index, "label", "kind": "error" | "timeout", "message"}}`` where
+    ``cells_run`` counts the cells that completed without error.
     """
     shell = _new_shell()
     labels_by_count: dict[int, str] = {}
     seconds: list[float] = []
-    deadline = time.monotonic() + total_timeout_s
+    started = time.process_time()
     for index, (source, label) in enumerate(zip(sources, labels)):
-        remaining = deadline - time.monotonic()
+        remaining = total_cpu_limit_s - (time.process_time() - started)
         if remaining <= 0:
-            return _report(seconds, index, label, "timeout", _total_timeout_message(total_timeout_s))
-        limit = min(cell_timeout_s, remaining)
+            return _report(seconds, index, label, "timeout", _total_limit_message(total_cpu_limit_s))
+        limit = min(cell_cpu_limit_s, remaining)
         labels_by_count[shell.execution_count] = label
-        started = time.monotonic()
-        with _alarm(limit) as fired:
+        cell_started = time.process_time()
+        with _cpu_alarm(limit) as fired:
             result = shell.run_cell(source, store_history=True, silent=False)
-        seconds.append(round(time.monotonic() - started, 3))
+        seconds.append(round(time.process_time() - cell_started, 3))
         if after_cell is not None:
             after_cell()
         error = result.error_before_exec or result.error_in_exec
         if fired or isinstance(error, CellTimeout):
-            total = limit < cell_timeout_s
-            message = _total_timeout_message(total_timeout_s) if total else (
-                f"The cell did not finish within its {cell_timeout_s:g} s time limit and was stopped.")
+            message = _total_limit_message(total_cpu_limit_s) if limit < cell_cpu_limit_s else (
+                f"The cell did not finish within its {cell_cpu_limit_s:g} s CPU-time limit and was stopped.")
             return _report(seconds, index, label, "timeout", message + _tail(error, labels_by_count, workdir))
         if error is not None:
             return _report(seconds, index, label, "error", describe_error(error, labels_by_count, workdir))
@@ -70,8 +71,8 @@ def _report(seconds: list[float], index: int, label: str, kind: str, message: st
             "failure": {"cell": index, "label": label, "kind": kind, "message": message}}
 
 
-def _total_timeout_message(total_timeout_s: float) -> str:
-    return f"The notebook did not finish within the grader's {total_timeout_s:g} s limit for the whole run."
+def _total_limit_message(total_cpu_limit_s: float) -> str:
+    return f"The notebook did not finish within the grader's {total_cpu_limit_s:g} s CPU-time limit for the whole run."
 
 
 def _new_shell():
@@ -86,20 +87,21 @@ def _new_shell():
 
 
 @contextmanager
-def _alarm(seconds: float):
+def _cpu_alarm(seconds: float):
+    """Raise ``CellTimeout`` in the running code once this process has used ``seconds`` more CPU time."""
     fired = []
 
     def handler(signum, frame):
         fired.append(True)
         raise CellTimeout()
 
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    previous = signal.signal(signal.SIGPROF, handler)
+    signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.001))
     try:
         yield fired
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def describe_error(error: BaseException, labels_by_count: dict[int, str], workdir: str) -> str:

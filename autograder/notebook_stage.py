@@ -3,7 +3,7 @@
 ``run_notebook_stage`` picks the notebook (``graded_notebook``), generates the
 grading data (``grading_data``), injects the profile's parameters and runs
 every code cell in one sandbox call (probe ``notebook.run_notebook``) with
-the profile's per-cell and total time limits. The kernel sees the training
+the profile's per-cell and total CPU-time limits and its wall-clock backstop. The kernel sees the training
 split and the validation images, never the validation boxes. What comes
 back — the report of the run, the loss history the notebook saved and the
 detection files it wrote — is untrusted text, parsed and judged by
@@ -28,7 +28,7 @@ from autograder.submission import NormalizedSubmission
 NOTEBOOK_PROBE = "notebook.run_notebook"
 # The kernel's environment on top of the worker's clean one: no ImageNet download attempt.
 KERNEL_ENVIRONMENT = {"DETECTOR_BACKBONE_WEIGHTS": "random"}
-# Beyond the run's total limit, for writing the inputs and collecting the outputs.
+# Beyond the run's wall-clock limit, for writing the inputs and collecting the outputs.
 CALL_MARGIN_S = 30.0
 
 
@@ -65,13 +65,13 @@ def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profi
     started = time.monotonic()
     report = sandbox.call(
         NOTEBOOK_PROBE,
-        timeout_s=profile.total_timeout_s + CALL_MARGIN_S,
+        timeout_s=profile.wall_limit_s + CALL_MARGIN_S,
         cells=[cell.source for cell in cells],
         labels=[cell.label for cell in cells],
         files=files,
         environment=dict(KERNEL_ENVIRONMENT),
-        cell_timeout_s=float(profile.cell_timeout_s),
-        total_timeout_s=float(profile.total_timeout_s),
+        cell_cpu_limit_s=float(profile.cell_cpu_limit_s),
+        total_cpu_limit_s=float(profile.total_cpu_limit_s),
         collect_files=[LOSS_HISTORY_FILE],
         collect_folders=[DETECTIONS_DIR],
     )
@@ -118,4 +118,5 @@ def _failure_message(failure: dict, cells: list) -> str:
 def stage_failure(error: SubmissionError, profile: GradingProfile) -> str:
     """Student-facing text for a run stopped as a whole (the sandbox's time, memory or crash verdict)."""
     return (f"The notebook run was stopped: {error}\n(The grader runs your notebook headless on the CPU with "
-            f"FULL_ITERS = {profile.iterations}, within {profile.total_timeout_s:g} s.)")
+            f"FULL_ITERS = {profile.iterations}, within {profile.total_cpu_limit_s:g} s of CPU time and "
+            f"{profile.wall_limit_s:g} s of wall-clock time.)")

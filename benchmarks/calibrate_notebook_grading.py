@@ -59,10 +59,10 @@ COMMON, DETECTOR = "common.py", "two_stage_detector.py"
 COLUMNS = ("profile", "variant", "seed", "status", "map", "loss_head", "loss_tail", "loss_ratio",
            "loss_check", "map_check", "cpu_s", "wall_s")
 REFERENCE = "reference"
-# Wall-clock limits are for a dedicated CPU; calibration shares one, so they are relaxed (they shape nothing).
-DEFAULT_TIME_LIMIT_SCALE = 10.0
+# The wall-clock backstop is for a dedicated CPU; calibration shares one, so it is relaxed (it shapes nothing).
+DEFAULT_WALL_LIMIT_SCALE = 10.0
 # Profile fields that do not change what the notebook computes.
-UNSHAPING_FIELDS = ("name", "cell_timeout_s", "total_timeout_s", "max_loss_ratio", "min_map")
+UNSHAPING_FIELDS = ("name", "cell_cpu_limit_s", "total_cpu_limit_s", "wall_limit_s", "max_loss_ratio", "min_map")
 SEED_HOOK = """
 
 # Calibration only (benchmarks/calibrate_notebook_grading.py): every
@@ -325,14 +325,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=GRADING_PROFILE.name, choices=sorted(PROFILES))
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE, help=f"CSV table (default {DEFAULT_TABLE})")
     parser.add_argument("--again", action="store_true", help="re-run (variant, seed) pairs already in the table")
-    parser.add_argument("--time-limit-scale", type=float, default=DEFAULT_TIME_LIMIT_SCALE,
-                        help="multiply the profile's wall-clock limits (a shared machine is slower than a grader's "
-                             f"dedicated CPU; default {DEFAULT_TIME_LIMIT_SCALE:g})")
+    parser.add_argument("--wall-limit-scale", type=float, default=DEFAULT_WALL_LIMIT_SCALE,
+                        help="multiply the profile's wall-clock backstop (a shared machine is slower than a "
+                             f"grader's dedicated CPU; CPU-time limits stay; default {DEFAULT_WALL_LIMIT_SCALE:g})")
     parser.add_argument("--summary", action="store_true", help="print the per-variant summary of the table and exit")
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
-    profile = dataclasses.replace(profile, cell_timeout_s=profile.cell_timeout_s * args.time_limit_scale,
-                                  total_timeout_s=profile.total_timeout_s * args.time_limit_scale)
+    profile = dataclasses.replace(profile, wall_limit_s=profile.wall_limit_s * args.wall_limit_scale)
     if args.summary:
         print(summary_markdown(read_table(args.table), profile))
         return 0

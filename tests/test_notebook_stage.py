@@ -128,19 +128,29 @@ def test_a_syntax_error_names_its_cell(reference_sandbox, tmp_path):
     assert "SyntaxError" in run.failure and "ipython-input" not in run.failure
 
 
-def test_a_cell_over_its_time_limit_is_stopped_and_named(reference_sandbox, tmp_path):
-    profile = dataclasses.replace(PROFILE, cell_timeout_s=1.0)
-    notebook = make_notebook(tmp_path / "nb.ipynb", "import time\nwhile True:\n    time.sleep(0.01)")
+BURN_ONE_CPU_SECOND = "started = time.process_time()\nwhile time.process_time() - started < 1:\n    pass"
+
+
+def test_a_cell_over_its_cpu_time_limit_is_stopped_and_named(reference_sandbox, tmp_path):
+    profile = dataclasses.replace(PROFILE, cell_cpu_limit_s=1.0)
+    notebook = make_notebook(tmp_path / "nb.ipynb", "import time\nwhile True:\n    pass")
     run = run_notebook_stage(reference_sandbox, notebook_submission(notebook), profile)
     assert run.failure.startswith("The notebook stopped: code cell 2 (first line: `import time`) ran out of time.")
-    assert "its 1 s time limit" in run.failure and "code cell 2, line 3" in run.failure
+    assert "its 1 s CPU-time limit" in run.failure and "code cell 2, line 2, in <module>\n    while True:" in run.failure
 
 
-def test_the_total_time_limit_covers_the_whole_run(reference_sandbox, tmp_path):
-    profile = dataclasses.replace(PROFILE, cell_timeout_s=10.0, total_timeout_s=1.5)
-    notebook = make_notebook(tmp_path / "nb.ipynb", "import time\ntime.sleep(1)", "time.sleep(1)", "time.sleep(1)")
+def test_the_total_cpu_time_limit_covers_the_whole_run(reference_sandbox, tmp_path):
+    profile = dataclasses.replace(PROFILE, cell_cpu_limit_s=10.0, total_cpu_limit_s=1.5)
+    notebook = make_notebook(tmp_path / "nb.ipynb", "import time", *[BURN_ONE_CPU_SECOND] * 3)
     run = run_notebook_stage(reference_sandbox, notebook_submission(notebook), profile)
-    assert run.cells_run == 3 and "code cell 3" in run.failure and "1.5 s limit for the whole run" in run.failure
+    assert run.cells_run == 4 and "code cell 4" in run.failure
+    assert "1.5 s CPU-time limit for the whole run" in run.failure
+
+
+def test_sleeping_uses_no_cpu_time(reference_sandbox, tmp_path):
+    profile = dataclasses.replace(PROFILE, cell_cpu_limit_s=0.5, total_cpu_limit_s=1.0)
+    notebook = make_notebook(tmp_path / "nb.ipynb", "import time\ntime.sleep(1.5)")
+    assert run_notebook_stage(reference_sandbox, notebook_submission(notebook), profile).failure is None
 
 
 def test_a_notebook_without_the_grading_parameters_is_refused(reference_sandbox, tmp_path):
