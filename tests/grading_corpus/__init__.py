@@ -1,0 +1,12 @@
+"""Grading corpora: submissions that prove the autograder fair and safe.
+
+* `plausible_bugs.py`: small, named source transformations of the reference,
+  each a mistake a student could make, with the definitions whose graded
+  tests must lose points and those that must keep full marks.
+* `adversarial/`: malicious submissions (the reference with one definition
+  replaced by an attack, or an attack at import time), described in
+  `adversarial/__init__.py`.
+* `submissions.py`: building submission folders and grading them with the CLI.
+
+`tests/test_grading_corpus.py` grades all of them and checks the results.
+"""

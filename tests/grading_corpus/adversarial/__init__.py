@@ -1,0 +1,94 @@
+"""Malicious submissions, graded end to end through the command line.
+
+Each `<name>.py` here is the malicious part of one submission: it is appended
+to the reference's `two_stage_detector.py` (a later `def iou` replaces the
+reference's one; module-level code runs when the file is imported), and the
+reference's `common.py` completes the folder. Placeholders `@NAME@` are
+replaced by the real paths of the grading run (`PLACEHOLDERS`), so an attack
+"guesses" the grader's output directory, working directory and repository
+perfectly.
+
+An attack on `iou` is compared with the reference whose `iou` is stubbed out
+(raises NotImplementedError): no test may score more than there, and the
+tests of definitions that do not use `iou` keep full marks. An attack at
+import time is compared with the student stubs (everything scores 0).
+`evidence` is text that must appear in the feedback of at least one test of
+the attacked definition: it proves the attack ran as intended (and, where it
+reports what it could reach, that it reached nothing). Attacks with
+`needs_root` can only be stopped when the grader runs as root (workers then
+run as another user, in private mount namespaces); their tests are skipped
+otherwise.
+
+The `.py` files are submission fragments, not modules of this package: they
+are read as text and never imported here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ATTACKS_DIR = Path(__file__).resolve().parent
+NOT_ROOT = ("not root: workers run as the grader's own user, who can read and write the grader's files "
+            "(autograder/README.md, Isolation)")
+PLACEHOLDERS = ("@OUTPUT_DIR@", "@OUTPUT_PARENT@", "@GRADER_CWD@", "@REPOSITORY@", "@TOKEN@")
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str  # the file <name>.py here
+    description: str
+    replaces: str | None  # the graded definition the attack redefines; None: it strikes at import time
+    evidence: str | None = None  # case-insensitive text expected in the feedback of the attacked tests
+    needs_root: str = ""  # why the sandbox can only stop this attack when the grader runs as root
+
+    @property
+    def source(self) -> str:
+        return (ATTACKS_DIR / f"{self.name}.py").read_text()
+
+    def malicious_part(self, values: dict[str, str]) -> str:
+        """The attack's source with the placeholders replaced by `values`."""
+        text = self.source
+        for placeholder in PLACEHOLDERS:
+            text = text.replace(placeholder, values[placeholder])
+        return text
+
+
+ATTACKS = (
+    Attack("forged_results_files",
+           "writes a fake results.json into its cwd, /tmp, the grader's cwd, output directory and its parent "
+           "(at import, in the call and from an atexit handler)", replaces="iou",
+           evidence="values differ", needs_root=NOT_ROOT),
+    Attack("fake_printed_results", "prints fake JSON grades and fake pytest PASSED lines", replaces="iou",
+           evidence="values differ"),
+    Attack("patched_comparisons_at_import",
+           "replaces torch.allclose, equal, isclose and torch.testing.assert_close at import time", replaces="iou",
+           evidence="values differ"),
+    Attack("patched_checks_at_call",
+           "patches Tensor.__eq__, builtins.isinstance, _pytest.outcomes and the grader's modules in the call",
+           replaces="iou"),
+    Attack("exit_at_import", "sys.exit(0) at import time", replaces=None, evidence="sys.exit"),
+    Attack("os_exit_at_import", "os._exit(0) at import time", replaces=None, evidence="exit status 0"),
+    Attack("sys_exit_in_function", "sys.exit(0) inside iou", replaces="iou", evidence="sys.exit"),
+    Attack("os_exit_in_function", "os._exit(0) inside iou", replaces="iou", evidence="exit status 0"),
+    Attack("unkillable_loop", "ignores every catchable signal and loops forever in one call", replaces="iou",
+           evidence="time limit"),
+    Attack("secret_reader",
+           "reads the reference and the grader's files (golden fixtures included) and copies the answer",
+           replaces="iou", evidence="secret reader: 0 protected files readable", needs_root=NOT_ROOT),
+    Attack("memorised_outputs", "answers the fixed graded cases from memory, anything else with zeros",
+           replaces="iou"),
+    Attack("background_daemon", "leaves a double-forked, setsid daemon that forges results.json later",
+           replaces="iou", evidence="background daemon started"),
+    Attack("fork_bomb", "a fork bomb", replaces="iou", evidence="then refused"),
+    Attack("memory_hog", "allocates memory without bound", replaces="iou", evidence="memory"),
+    Attack("tensor_subclass_output", "returns a tensor subclass equal to anything, with a __reduce_ex__ exploit",
+           replaces="iou", evidence="expected a torch.Tensor"),
+    Attack("reduce_object_output", "returns an object with a __reduce__ exploit", replaces="iou",
+           evidence="cannot accept"),
+    Attack("huge_tensor_output", "returns a 100 MB tensor", replaces="iou", evidence="larger than"),
+    Attack("nan_output", "returns a NaN-filled tensor of the right shape", replaces="iou", evidence="nan"),
+    Attack("blames_the_grader", "makes its own exception look like a failure of the grader", replaces="iou"),
+    Attack("forged_result_pipe", "writes a hostile report (impossible tensor shape) into the result pipe",
+           replaces="iou", evidence="could not read what your code returned"),
+)
+ATTACKS_BY_NAME = {attack.name: attack for attack in ATTACKS}
