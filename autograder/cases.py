@@ -41,3 +41,17 @@ def matched_gt_boxes(anchors: torch.Tensor, rng: torch.Generator, num_classes: i
     half = 0.5 * wh * scale
     classes = torch.randint(num_classes, (len(anchors), 1), generator=rng).float()
     return torch.cat([centre - half, centre + half, classes], dim=1)
+
+
+def integer_shift(rng: torch.Generator, high: int = 64) -> float:
+    """An integer translation: IoU, deltas and NMS are invariant to it, exactly in float32."""
+    return float(torch.randint(high, (1,), generator=rng))
+
+
+def disguise_boxes(boxes: torch.Tensor, rng: torch.Generator, shift: float):
+    """Permute the rows and translate a literal case, so that its answer cannot be
+    memorised. Returns (boxes, permutation): new row i is old row permutation[i]."""
+    permutation = torch.randperm(len(boxes), generator=rng)
+    moved = boxes[permutation].clone()
+    moved[:, :4] += shift
+    return moved, permutation

@@ -53,6 +53,12 @@ class SandboxError(Exception):
     """The sandbox itself failed; the grade cannot be trusted and staff must look."""
 
 
+class GraderErrorInWorker(SubmissionError):
+    """The worker reported a failure of the grader's own code. The worker runs
+    student code, which could forge that report, so it costs the test (never
+    the whole grading); the parent also logs it for staff."""
+
+
 # Error kinds reported by a worker (see ``autograder/worker.py``), mapped to the
 # class the parent raises.  The kind is untrusted input: an unknown kind is a
 # protocol error, never a success.
@@ -64,5 +70,5 @@ ERROR_CLASS_BY_KIND: dict[str, type[Exception]] = {
     "crashed": Crashed,
     "out_of_memory": OutOfMemory,
     "invalid_output": InvalidOutput,
-    "grader_error": SandboxError,
+    "grader_error": GraderErrorInWorker,
 }

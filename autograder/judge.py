@@ -63,7 +63,9 @@ def check_tensor(
         bad = ~torch.isfinite(actual) & torch.isfinite(expected)
         if bad.any():
             index = tuple(bad.nonzero()[0].tolist())
-            fail(what, f"has NaN/inf at index {index} (expected {expected[index].item():.6g})")
+            hint = _first_hint(hints, actual, expected)
+            fail(what, f"has NaN/inf at index {index} (expected {expected[index].item():.6g})"
+                 + (f" — {hint}" if hint else ""))
     _check_values(what, actual, expected, atol, rtol, hints, equal_nan)
 
 

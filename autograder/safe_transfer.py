@@ -124,7 +124,12 @@ def decode(data: bytes) -> object:
     if type(header) is not dict or set(header) != {"value", "tensors"} or type(header["tensors"]) is not list:
         raise TransferError("header must be an object with exactly 'value' and 'tensors'")
     payload = memoryview(data)[payload_start:]
-    tensors = [_decode_tensor(entry, payload, index) for index, entry in enumerate(header["tensors"])]
+    try:
+        tensors = [_decode_tensor(entry, payload, index) for index, entry in enumerate(header["tensors"])]
+    except (TypeError, ValueError, OverflowError, RuntimeError) as error:  # e.g. a shape beyond int64
+        if isinstance(error, TransferError):
+            raise
+        raise TransferError(f"a tensor cannot be rebuilt ({type(error).__name__})") from None
     counter = [0]
     return _decode_tree(header["value"], tensors, depth=0, counter=counter)
 

@@ -36,6 +36,7 @@ from autograder.confinement import Limits
 from autograder.errors import (
     ERROR_CLASS_BY_KIND,
     Crashed,
+    GraderErrorInWorker,
     InvalidOutput,
     OutOfMemory,
     SandboxError,
@@ -458,6 +459,12 @@ def _unwrap(message: object) -> dict:
     text = message.get("message")
     if error_class is None or type(text) is not str:
         raise InvalidOutput("The grader could not read what your code returned (malformed error report).")
+    if error_class is GraderErrorInWorker:
+        print(f"autograder: a worker reported a grader failure (or student code forged one): {text!r:.500}",
+              file=sys.stderr)
+        raise GraderErrorInWorker(
+            "The grader's code failed in the process running your code. Code that changes the grader or the "
+            "libraries it uses can cause this; if yours does not, please tell the course staff.")
     raise error_class(clean_message(text))
 
 

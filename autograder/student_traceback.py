@@ -54,9 +54,19 @@ def location(frame: traceback.FrameSummary, submission_dir: str) -> str:
     return where
 
 
+def _extract_with_qualnames(tb) -> traceback.StackSummary:
+    """``traceback.extract_tb``, naming each frame by its qualified name
+    (``FasterRCNN.forward``, not ``forward``): feedback names the definition."""
+    pairs = list(traceback.walk_tb(tb))
+    frames = traceback.StackSummary.extract(iter(pairs))
+    for summary, (frame, _) in zip(frames, pairs):
+        summary.name = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
+    return frames
+
+
 def student_frames(error: BaseException, submission_dir: str) -> list[traceback.FrameSummary]:
     """Frames from the outermost student frame to where ``error`` was raised."""
-    frames = traceback.extract_tb(error.__traceback__)
+    frames = _extract_with_qualnames(error.__traceback__)
     first = next((i for i, f in enumerate(frames) if is_student_file(f.filename, submission_dir)), None)
     return [] if first is None else list(frames[first:])
 

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from autograder.cases import integer_shift
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
 from autograder.judge import allclose, check_tensor, fail, rows_as_set_equal
 
@@ -30,9 +31,10 @@ def expected_and_inverted(reference, locations, strides, stride_scale, ratios):
 
 
 @pytest.mark.points(2, tags=("generate_fpn_anchors",))
-def test_anchors_of_the_p5_example(student, reference):
-    """generate_fpn_anchors: the notebook's P5 example"""
+def test_anchors_of_the_p5_example(student, reference, case_rng):
+    """generate_fpn_anchors: the notebook's P5 example (translated)"""
     locations = reference.get_fpn_location_coords({"p5": (2, 64, 2, 2)}, {"p5": 32})
+    locations = {"p5": locations["p5"] + integer_shift(case_rng)}
     expected, inverted = expected_and_inverted(reference, locations, {"p5": 32}, 2, RATIOS)
     anchors = student("generate_fpn_anchors", locations, {"p5": 32}, 2, RATIOS)
     check_tensor("generate_fpn_anchors(...)['p5']", anchors["p5"], expected["p5"],

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from autograder.cases import matched_gt_boxes, random_boxes
+from autograder.cases import disguise_boxes, integer_shift, matched_gt_boxes, random_boxes
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
 from autograder.judge import allclose, check_tensor, fail
 
@@ -45,12 +45,16 @@ def apply_deltas_hints(deltas, anchors):
 
 
 @pytest.mark.points(2, tags=("rcnn_get_deltas_from_anchors",))
-def test_get_deltas_seed_example(student, reference):
-    """rcnn_get_deltas_from_anchors: the notebook's example"""
+def test_get_deltas_seed_example(student, reference, case_rng):
+    """rcnn_get_deltas_from_anchors: the notebook's example (rows shuffled, boxes translated)"""
+    shift = integer_shift(case_rng)
+    anchors, order = disguise_boxes(SEED_ANCHORS, case_rng, shift)
+    boxes = SEED_BOXES[order].clone()
+    boxes[:, :4] += shift
     check_tensor("rcnn_get_deltas_from_anchors(anchors, gt_boxes)",
-                 student("rcnn_get_deltas_from_anchors", SEED_ANCHORS, SEED_BOXES),
-                 reference.rcnn_get_deltas_from_anchors(SEED_ANCHORS, SEED_BOXES),
-                 hints=get_deltas_hints(SEED_ANCHORS, SEED_BOXES))
+                 student("rcnn_get_deltas_from_anchors", anchors, boxes),
+                 reference.rcnn_get_deltas_from_anchors(anchors, boxes),
+                 hints=get_deltas_hints(anchors, boxes))
 
 
 @pytest.mark.points(3, tags=("rcnn_get_deltas_from_anchors",))

@@ -84,7 +84,7 @@ def test_roi_align_features(sandbox, reference, case_rng):
         return torch.cat([torchvision.ops.roi_align(case["feats"][n], rois, (7, 7), scale_of(s), aligned=aligned)
                           for (n, s), rois in zip(STRIDES.items(), props)])
 
-    check_tensor("RoI features given to the classifier head", actual, expected, hints=(
+    check_tensor("FasterRCNN.forward: RoI features given to the classifier head", actual, expected, hints=(
         lambda a, e: ("spatial_scale must be 1 / stride: proposals are in image pixels, features are stride times smaller"
                       if allclose(a, pooled(lambda s: s)) or allclose(a, pooled(lambda s: 1.0)) else None),
         lambda a, e: "use aligned=True" if allclose(a, pooled(lambda s: 1 / s, aligned=False)) else None,
@@ -190,9 +190,10 @@ def test_inference_classes_scores_and_thresholds(sandbox, reference, case_rng):
 @pytest.mark.points(1, tags=TAGS)
 def test_inference_score_threshold_is_strict(sandbox, reference, case_rng):
     """FasterRCNN.inference: a score equal to the threshold is dropped"""
-    proposals = {name: [torch.tensor([[10.0 + 40 * i, 10, 40 + 40 * i, 40]])] for i, name in enumerate(STRIDES)}
+    shift = float(torch.randint(50, (1,), generator=case_rng))
+    proposals = {name: [torch.tensor([[10.0 + 40 * i, 10, 40 + 40 * i, 40]]) + shift] for i, name in enumerate(STRIDES)}
     logits = torch.full((3, NUM_CLASSES + 1), float("-inf"))
-    logits[:, 3] = 0.0
+    logits[:, 1 + int(torch.randint(NUM_CLASSES, (1,), generator=case_rng))] = 0.0
     logits[0, 0] = 0.0  # two classes at equal odds: probability exactly 0.5
     reply = sandbox.call("networks.faster_rcnn_inference", num_classes=NUM_CLASSES, proposals=proposals,
                          logits=logits, score_thresh=0.5, nms_thresh=0.5)

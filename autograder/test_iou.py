@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from autograder.cases import random_boxes
+from autograder.cases import disguise_boxes, integer_shift, random_boxes
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
 from autograder.judge import allclose, check_tensor
 
@@ -41,10 +41,13 @@ IOU_HINTS = (swapped_arguments, union_includes_intersection, overlap_not_clamped
 
 
 @pytest.mark.points(2, tags=("iou",))
-def test_iou_seed_sanity_example(student):
-    """iou: the notebook's sanity example"""
-    check_tensor("iou(boxes1, boxes2)", student("iou", SEED_BOXES1, SEED_BOXES2),
-                 SEED_EXPECTED, atol=1e-6, rtol=1e-6, hints=IOU_HINTS)
+def test_iou_seed_sanity_example(student, case_rng):
+    """iou: the notebook's sanity example (rows shuffled, boxes translated)"""
+    shift = integer_shift(case_rng)
+    boxes1, rows = disguise_boxes(SEED_BOXES1, case_rng, shift)
+    boxes2, columns = disguise_boxes(SEED_BOXES2, case_rng, shift)
+    check_tensor("iou(boxes1, boxes2)", student("iou", boxes1, boxes2),
+                 SEED_EXPECTED[rows][:, columns], atol=1e-6, rtol=1e-6, hints=IOU_HINTS)
 
 
 @pytest.mark.points(3, tags=("iou",))
@@ -56,10 +59,13 @@ def test_iou_random_boxes_match_reference(student, reference, case_rng):
 
 
 @pytest.mark.points(2, tags=("iou",))
-def test_iou_disjoint_touching_nested_identical(student, reference):
+def test_iou_disjoint_touching_nested_identical(student, reference, case_rng):
     """iou: disjoint, touching, nested and identical boxes"""
-    boxes1 = torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [5, 5, 15, 25]])
-    boxes2 = torch.tensor([[20.0, 20, 30, 30], [10, 0, 20, 10], [2, 2, 4, 4], [5, 5, 15, 25], [-30, -30, -20, -20]])
+    shift = integer_shift(case_rng)
+    boxes1, _ = disguise_boxes(torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [5, 5, 15, 25]]),
+                               case_rng, shift)
+    boxes2, _ = disguise_boxes(torch.tensor([[20.0, 20, 30, 30], [10, 0, 20, 10], [2, 2, 4, 4], [5, 5, 15, 25],
+                                             [-30, -30, -20, -20]]), case_rng, shift)
     check_tensor("iou(boxes1, boxes2)", student("iou", boxes1, boxes2),
                  reference.iou(boxes1, boxes2), atol=1e-6, hints=IOU_HINTS)
 

@@ -29,11 +29,14 @@ def location_hints(height, width, stride):
 
 
 @pytest.mark.points(1, tags=("get_fpn_location_coords",))
-def test_locations_of_a_2x2_p5_map(student):
-    """get_fpn_location_coords: the notebook's 2x2 P5 example"""
-    coords = student("get_fpn_location_coords", {"p5": (2, 64, 2, 2)}, {"p5": 32})
-    expected = torch.tensor([[16.0, 16.0], [48.0, 16.0], [16.0, 48.0], [48.0, 48.0]])
-    check_tensor("get_fpn_location_coords(...)['p5']", coords["p5"], expected, hints=location_hints(2, 2, 32))
+def test_locations_of_a_2x2_p5_map(student, case_rng):
+    """get_fpn_location_coords: the notebook's 2x2 P5 example (with a random stride)"""
+    stride = int(torch.randint(2, 9, (1,), generator=case_rng)) * 8
+    coords = student("get_fpn_location_coords", {"p5": (2, 64, 2, 2)}, {"p5": stride})
+    # With stride 32: (16, 16), (48, 16), (16, 48), (48, 48).
+    expected = torch.tensor([[0.5, 0.5], [1.5, 0.5], [0.5, 1.5], [1.5, 1.5]]) * stride
+    check_tensor(f"get_fpn_location_coords(...)['p5'] with stride {stride}", coords["p5"], expected,
+                 hints=location_hints(2, 2, stride))
 
 
 @pytest.mark.points(4, tags=("get_fpn_location_coords",))

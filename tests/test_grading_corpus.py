@@ -99,38 +99,7 @@ MEMORISED_CASE_TESTS = (
 ATTACKS_WITH_OWN_SCORE_CHECKS = ("memorised_outputs",)
 
 # expectation (test function name) -> corpus entry -> why the grader fails it today.
-GRADING_PROBLEMS: dict[str, dict[str, str]] = {
-    "test_attack_is_graded_to_completion": {
-        "blames_the_grader": (
-            "student code can patch sys.modules['autograder.worker'].classify to report kind 'grader_error': "
-            "the test becomes a SandboxError (a 'tell the staff' grader failure) and the CLI exits 2"
-        ),
-    },
-    "test_attack_ran_as_intended": {
-        "forged_result_pipe": (
-            "safe_transfer.decode raises TypeError (not TransferError) for a tensor shape that overflows int64; "
-            "the test's feedback becomes 'The grader could not check this test (TypeError: ...)' with a C++ "
-            "stack trace and grader paths, instead of an InvalidOutput message"
-        ),
-    },
-    "test_memorised_outputs_earn_nothing_overall": {
-        "memorised_outputs": (
-            "two scored iou tests use fixed inputs (the notebook's sanity example, the disjoint/touching/nested "
-            "case): answered from memory they earn 4 of iou's 8 points; their inputs and expected values are "
-            "visible in the feedback"
-        ),
-    },
-    "test_bug_feedback_names_the_definition": {
-        **dict.fromkeys(("roi_align_stride_as_scale", "roi_align_without_scale", "roi_align_not_aligned"), (
-            "the RoI-Align test's feedback says '`RoI features given to the classifier head`: ...' and never "
-            "names FasterRCNN"
-        )),
-        "loss_labels_not_shifted": (
-            "a student exception's feedback locates it as 'two_stage_detector.py:LINE in forward' (the "
-            "function's name, not its qualified name FasterRCNN.forward), so it never names FasterRCNN"
-        ),
-    },
-}
+GRADING_PROBLEMS: dict[str, dict[str, str]] = {}
 
 
 def corpus_params(expectation: str, entries):
