@@ -74,9 +74,17 @@ def enter_private_mounts(protected_paths: list[str], library_paths: list[str]) -
     """
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
     _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    # Import paths inside a scratch directory (a grader or venv under /tmp)
+    # would vanish under its tmpfs: hold them open and bind them back after.
+    held = {path: os.open(path, os.O_RDONLY | os.O_DIRECTORY) for path in library_paths
+            if os.path.isdir(path) and any(_is_within(path, d) for d in PRIVATE_SCRATCH_MB)}
     for directory, size_mb in PRIVATE_SCRATCH_MB.items():
         if os.path.isdir(directory):
             _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=1777")
+    for path, fd in held.items():
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+        os.close(fd)
     expose_paths(library_paths)
     hidden_flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
     for path in protected_paths:
@@ -113,6 +121,10 @@ def expose_paths(paths: list[str]) -> None:
             _mount(stage, path, None, MS_BIND | MS_REC, None)
             _check(_libc.umount2(stage.encode(), 2), f"umount {stage}")  # MNT_DETACH
             os.rmdir(stage)
+
+
+def _is_within(path: str, directory: str) -> bool:
+    return os.path.commonpath([os.path.abspath(path), directory]) == directory
 
 
 def _closed_ancestor(path: str) -> str | None:
