@@ -87,7 +87,8 @@ def folder_out(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def folder_run(folder, folder_out):
-    return grade(folder, folder_out)
+    # Units only, like the zip run it is compared with (the notebook stage has its own tests).
+    return grade(folder, folder_out, "--units-only")
 
 
 def test_folder_is_graded(folder_run):
