@@ -107,7 +107,9 @@ GRADING_PROFILE = GradingProfile(
     iterations=600,
     learning_rate=0.01,
     warmup_iters=100,
-    max_grad_norm=10.0,
+    # No clipping: with it, an RPN that takes its loss over every anchor (no
+    # sampling) trains fine; without it, that loss diverges (docs/calibration.md).
+    max_grad_norm=None,
     post_nms_topk=20,
     # Gradescope's default container allows 300 CPU s for the whole grade; the
     # units take about 15 and start-up about 10, the reference's run about 150.
