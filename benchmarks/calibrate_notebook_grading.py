@@ -276,12 +276,13 @@ def append_row(path: Path, row: dict) -> None:
         writer.writerow({column: row.get(column, "") for column in COLUMNS})
 
 
-def summary_markdown(rows: list[dict], profile: GradingProfile) -> str:
+def summary_markdown(rows: list[dict], profile: GradingProfile, key: str | None = None) -> str:
     """Per variant: seeds run, mAP and loss-ratio ranges, and how many runs pass each check
-    with the profile's current thresholds (recomputed from the numbers)."""
-    key = profile_key(profile)
+    with the profile's current thresholds (recomputed from the numbers). ``key``: the rows
+    of another profile version (default: this profile's)."""
+    key = key or profile_key(profile)
     lines = [
-        f"Profile `{key}`: loss check ratio < {profile.max_loss_ratio:g}, mAP check >= {profile.min_map:g}.",
+        f"Profile `{key}`; checks: loss ratio < {profile.max_loss_ratio:g}, mAP >= {profile.min_map:g}.",
         "",
         "| variant | runs (seeds) | mAP min / median / max | loss ratio min / median / max | loss check passes "
         "| mAP check passes | runs failing a check | CPU s per run |",
@@ -329,11 +330,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="multiply the profile's wall-clock backstop (a shared machine is slower than a "
                              f"grader's dedicated CPU; CPU-time limits stay; default {DEFAULT_WALL_LIMIT_SCALE:g})")
     parser.add_argument("--summary", action="store_true", help="print the per-variant summary of the table and exit")
+    parser.add_argument("--history", action="store_true",
+                        help="with --summary: one summary per profile version in the table, oldest first")
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
     profile = dataclasses.replace(profile, wall_limit_s=profile.wall_limit_s * args.wall_limit_scale)
     if args.summary:
-        print(summary_markdown(read_table(args.table), profile))
+        rows = read_table(args.table)
+        keys = list(dict.fromkeys(row["profile"] for row in rows)) if args.history else [profile_key(profile)]
+        print("\n\n".join(summary_markdown(rows, profile, key) for key in keys))
         return 0
     names = list(VARIANTS_BY_NAME) if args.variants == "all" else args.variants.split(",")
     unknown = [name for name in names if name not in VARIANTS_BY_NAME]

@@ -25,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -181,9 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     baselines = {name: import_baseline_mb(statement) for name, statement in BASELINE_IMPORTS.items()}
     with tempfile.TemporaryDirectory(prefix="grade-budget-") as out:
         status, wall_s, cpu_s, sampler = grade(args.submission.resolve(), Path(out), args.units_only)
+        results = json.loads((Path(out) / "results.json").read_text()) if status == 0 else None
     pss, rss = sampler.peak_pss, sampler.peak_rss
     what = "units only" if args.units_only else "units + notebook"
     print(f"Full grade of {args.submission} ({what}), exit status {status}")
+    if results is not None:
+        print(f"  score            {results['score']:g} / {sum(t['max_score'] for t in results['tests']):g}")
+        for test in results["tests"]:
+            if test["name"].startswith("notebook:") or test["status"] != "passed":
+                print(f"    {test['status']:6}  {test['name']}: {test['output'].splitlines()[0] if test['output'] else ''}")
     print(f"  wall time        {wall_s:7.1f} s")
     print(f"  CPU time         {cpu_s:7.1f} s   (budget {BUDGET_CPU_S:.0f} s: "
           f"{'within' if cpu_s <= BUDGET_CPU_S else 'OVER'})")
