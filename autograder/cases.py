@@ -18,6 +18,27 @@ def random_boxes(num_boxes: int, rng: torch.Generator, image_size: float = IMAGE
     return torch.cat([xy, xy + wh], dim=1)
 
 
+def boxes_near(boxes: torch.Tensor, rng: torch.Generator, jitter: float = 0.3) -> torch.Tensor:
+    """Tensor[N, 4]: each box moved and resized by less than `jitter` of its sides, so it
+    still overlaps the original (IoU in (0, 1) almost surely)."""
+    wh = boxes[:, 2:] - boxes[:, :2]  # [N,2]
+    shift = (torch.rand(len(boxes), 2, generator=rng) - 0.5) * jitter * wh
+    scale = 1.0 + (torch.rand(len(boxes), 2, generator=rng) - 0.5) * jitter
+    centre = boxes[:, :2] + 0.5 * wh + shift
+    return torch.cat([centre - 0.5 * wh * scale, centre + 0.5 * wh * scale], dim=1)
+
+
+def overlapping_box_sets(num_boxes1: int, num_boxes2: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Tensor[N, 4], Tensor[M, 4]): random boxes, where half of the second set (at least
+    one box, at most N) are near boxes of the first, in random rows. Independent random
+    boxes are often all disjoint, and then an IoU of zeros would pass."""
+    boxes1 = random_boxes(num_boxes1, rng)
+    num_near = min(num_boxes1, max(1, num_boxes2 // 2))
+    near = boxes_near(boxes1[torch.randperm(num_boxes1, generator=rng)[:num_near]], rng)
+    boxes2 = torch.cat([near, random_boxes(num_boxes2 - num_near, rng)])
+    return boxes1, boxes2[torch.randperm(num_boxes2, generator=rng)]
+
+
 def clustered_boxes(num_boxes: int, rng: torch.Generator, num_clusters: int = 6) -> torch.Tensor:
     """Tensor[N, 4] of boxes jittered around a few centres: many overlaps, as NMS sees."""
     centres = random_boxes(num_clusters, rng, min_size=30.0, max_size=90.0)
