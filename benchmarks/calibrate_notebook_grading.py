@@ -310,6 +310,18 @@ def _spread(values: list[float]) -> str:
     return f"{min(values):.3f} / {statistics.median(values):.3f} / {max(values):.3f}"
 
 
+def profile_override(text: str) -> tuple[str, object]:
+    """``FIELD=VALUE`` to (field, value), the value parsed as the field's type (``None`` allowed)."""
+    field, _, value = text.partition("=")
+    fields = {f.name: f for f in dataclasses.fields(GradingProfile)}
+    if field not in fields or field == "name":
+        raise argparse.ArgumentTypeError(f"{field!r} is not a profile field; known: {', '.join(fields)}")
+    if value == "None":
+        return field, None
+    kind = fields[field].type.split("|")[0].strip()  # "float | None" -> "float"
+    return field, {"int": int, "float": float}.get(kind, str)(value)
+
+
 def parse_seeds(text: str) -> list[int]:
     seeds = []
     for part in text.split(","):
@@ -329,11 +341,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wall-limit-scale", type=float, default=DEFAULT_WALL_LIMIT_SCALE,
                         help="multiply the profile's wall-clock backstop (a shared machine is slower than a "
                              f"grader's dedicated CPU; CPU-time limits stay; default {DEFAULT_WALL_LIMIT_SCALE:g})")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", type=profile_override,
+                        help="try a changed profile (e.g. --set learning_rate=0.005); its rows get their own key")
     parser.add_argument("--summary", action="store_true", help="print the per-variant summary of the table and exit")
     parser.add_argument("--history", action="store_true",
                         help="with --summary: one summary per profile version in the table, oldest first")
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
+    profile = dataclasses.replace(profile, **dict(args.set))
     profile = dataclasses.replace(profile, wall_limit_s=profile.wall_limit_s * args.wall_limit_scale)
     if args.summary:
         rows = read_table(args.table)
