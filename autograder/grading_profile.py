@@ -104,15 +104,15 @@ GRADING_PROFILE = GradingProfile(
     image_size=192,
     batch_size=4,
     fpn_channels=32,
-    iterations=600,
-    learning_rate=0.01,
+    iterations=800,
+    learning_rate=0.005,  # at 0.01 the reference's mAP varies more and a transposed location order reaches 0.26
     warmup_iters=100,
     # No clipping: with it, an RPN that takes its loss over every anchor (no
     # sampling) trains fine; without it, that loss diverges (docs/calibration.md).
     max_grad_norm=None,
     post_nms_topk=20,
     # Gradescope's default container allows 300 CPU s for the whole grade; the
-    # units take about 15 and start-up about 10, the reference's run about 150.
+    # units take about 15 and start-up about 10, the reference's run about 165.
     cell_cpu_limit_s=210.0,
     total_cpu_limit_s=240.0,
     wall_limit_s=480.0,
