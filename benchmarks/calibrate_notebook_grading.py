@@ -89,11 +89,14 @@ class Variant:
     name: str
     description: str
     edits: tuple[Edit, ...] = ()
+    # What the calibration must show: a broken variant fails a check on every seed; the
+    # reference and the bugs invisible to training (left to the unit tests) pass both.
+    should_fail: bool = True
 
 
 # The broken variants the issue lists (most are also in tests/grading_corpus/plausible_bugs.py).
 VARIANTS = (
-    Variant(REFERENCE, "the reference solution"),
+    Variant(REFERENCE, "the reference solution", should_fail=False),
     Variant(
         "seed_roi_features_level_major",
         "the seed's bug: RoI features concatenated level by level, labels image by image",
@@ -170,6 +173,21 @@ VARIANTS = (
 """, """\
         sampled = torch.arange(len(matched_gt_boxes), device=matched_gt_boxes.device)
 """),),
+    ),
+    # Invisible to training by nature: the notebook checks are expected to pass; the unit tests catch them.
+    Variant(
+        "anchors_inverted_aspect_ratio",
+        "width = sqrt(area * ratio): only relabels the anchor slots (caught by the generate_fpn_anchors tests)",
+        (Edit(DETECTOR, "            width = math.sqrt(area / aspect_ratio)\n",
+              "            width = math.sqrt(area * aspect_ratio)\n"),),
+        should_fail=False,
+    ),
+    Variant(
+        "deltas_dw_dh_swapped",
+        "targets ordered (dx, dy, dh, dw): barely matters on near-square objects (caught by the deltas tests)",
+        (Edit(DETECTOR, "        [(box_center - anchor_center) / anchor_wh, torch.log(box_wh / anchor_wh)],\n",
+              "        [(box_center - anchor_center) / anchor_wh, torch.log(box_wh / anchor_wh).flip(1)],\n"),),
+        should_fail=False,
     ),
 )
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
@@ -284,9 +302,9 @@ def summary_markdown(rows: list[dict], profile: GradingProfile, key: str | None 
     lines = [
         f"Profile `{key}`; checks: loss ratio < {profile.max_loss_ratio:g}, mAP >= {profile.min_map:g}.",
         "",
-        "| variant | runs (seeds) | mAP min / median / max | loss ratio min / median / max | loss check passes "
-        "| mAP check passes | runs failing a check | CPU s per run |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| variant | must fail a check | runs (seeds) | mAP min / median / max | loss ratio min / median / max "
+        "| loss check passes | mAP check passes | runs failing a check | CPU s per run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for variant in VARIANTS:
         mine = [r for r in rows if r["variant"] == variant.name and r["profile"] == key]
@@ -299,7 +317,8 @@ def summary_markdown(rows: list[dict], profile: GradingProfile, key: str | None 
         map_ok = [bool(r["map"]) and float(r["map"]) >= profile.min_map for r in mine]
         failing = sum(not (a and b) for a, b in zip(loss_ok, map_ok))
         cpu = statistics.median(float(r["cpu_s"]) for r in mine)
-        lines.append(f"| {variant.name} | {len(mine)} ({seeds}) | {_spread(maps)} | {_spread(ratios)} "
+        expected = "yes" if variant.should_fail else "no"
+        lines.append(f"| {variant.name} | {expected} | {len(mine)} ({seeds}) | {_spread(maps)} | {_spread(ratios)} "
                      f"| {sum(loss_ok)}/{len(mine)} | {sum(map_ok)}/{len(mine)} | {failing}/{len(mine)} | {cpu:.0f} |")
     return "\n".join(lines)
 
