@@ -123,7 +123,7 @@ def _training(args: argparse.Namespace) -> None:
         figures = compare(load_reference(), config, steps=args.steps, warmup=args.warmup)
     print(f"training step, {config.name} ({config.image_size} px, batch {config.batch_size}, "
           f"FPN {config.fpn_channels}; {args.threads} thread(s), median of {args.steps} after {args.warmup}):")
-    print(f"    reference FasterRCNN {figures['reference_s']:.3f} s, torchvision FasterRCNN "
+    print(f"    CPU s per step: reference FasterRCNN {figures['reference_s']:.3f} s, torchvision FasterRCNN "
           f"{figures['torchvision_s']:.3f} s, ratio {figures['ratio']:.2f}")
 
 
