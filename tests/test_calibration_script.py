@@ -1,0 +1,53 @@
+"""benchmarks/calibrate_notebook_grading.py: its variants still apply, its overrides and summary are right.
+
+(The calibration itself takes CPU hours and is run by hand; see docs/calibration.md.)"""
+import argparse
+import dataclasses
+
+import pytest
+
+from autograder.grading_profile import GRADING_PROFILE
+from benchmarks.calibrate_notebook_grading import (
+    REFERENCE,
+    VARIANTS,
+    profile_key,
+    profile_override,
+    summary_markdown,
+    variant_sources,
+)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda variant: variant.name)
+def test_every_variant_edits_the_current_reference(variant):
+    sources = variant_sources(variant)  # raises if an edit no longer matches exactly once
+    reference = variant_sources(VARIANTS[0])
+    assert (sources == reference) == (variant.name == REFERENCE)
+
+
+def test_profile_override_parses_by_field_type():
+    assert profile_override("learning_rate=0.005") == ("learning_rate", 0.005)
+    assert profile_override("iterations=800") == ("iterations", 800)
+    assert profile_override("max_grad_norm=None") == ("max_grad_norm", None)
+    with pytest.raises(argparse.ArgumentTypeError, match="not a profile field"):
+        profile_override("learning_rat=1")
+
+
+def test_profile_key_ignores_thresholds_but_not_training():
+    key = profile_key(GRADING_PROFILE)
+    assert profile_key(dataclasses.replace(GRADING_PROFILE, min_map=0.9, cell_cpu_limit_s=1.0)) == key
+    assert profile_key(dataclasses.replace(GRADING_PROFILE, learning_rate=0.1)) != key
+
+
+def test_summary_judges_rows_with_the_current_thresholds():
+    key = profile_key(GRADING_PROFILE)
+    row = dict(profile=key, status="ok", loss_head="3", loss_tail="1", cpu_s="100", wall_s="100")
+    rows = [row | dict(variant=REFERENCE, seed="0", map=f"{GRADING_PROFILE.min_map + 0.1}",
+                       loss_ratio=f"{GRADING_PROFILE.max_loss_ratio / 2}"),
+            row | dict(variant=REFERENCE, seed="1", map=f"{GRADING_PROFILE.min_map - 0.01}",
+                       loss_ratio=f"{GRADING_PROFILE.max_loss_ratio / 2}"),
+            row | dict(variant="locations_transposed", seed="0", map="", loss_ratio="")]
+    lines = summary_markdown(rows, GRADING_PROFILE).splitlines()
+    reference_line = next(line for line in lines if line.startswith(f"| {REFERENCE} |"))
+    assert "| no | 2 (0, 1) |" in reference_line and "| 2/2 | 1/2 | 1/2 |" in reference_line
+    transposed_line = next(line for line in lines if line.startswith("| locations_transposed |"))
+    assert "| yes | 1 (0) | - | - | 0/1 | 0/1 | 1/1 |" in transposed_line
