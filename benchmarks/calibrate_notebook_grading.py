@@ -25,6 +25,7 @@ import argparse
 import csv
 import dataclasses
 import hashlib
+import json
 import os
 import resource
 import statistics
@@ -55,6 +56,9 @@ from autograder.sandbox import Sandbox  # noqa: E402
 from autograder.submission import NormalizedSubmission  # noqa: E402
 
 DEFAULT_TABLE = REPOSITORY / "benchmarks" / "results" / "notebook_grading_calibration.csv"
+# Next to the table: profile key -> the settings that shape training, so that --history can say
+# what each earlier profile version was.
+PROFILES_SUFFIX = ".profiles.json"
 COMMON, DETECTOR = "common.py", "two_stage_detector.py"
 COLUMNS = ("profile", "variant", "seed", "status", "map", "loss_head", "loss_tail", "loss_ratio",
            "loss_check", "map_check", "cpu_s", "wall_s")
@@ -263,7 +267,7 @@ def _verdict(check, value, profile: GradingProfile) -> str:
 
 def profile_key(profile: GradingProfile) -> str:
     """The profile's name and a digest of what shapes training (not the thresholds or time limits)."""
-    shaping = {k: v for k, v in dataclasses.asdict(profile).items() if k not in UNSHAPING_FIELDS}
+    shaping = shaping_settings(profile)
     return f"{profile.name}-{hashlib.sha1(repr(sorted(shaping.items())).encode()).hexdigest()[:8]}"
 
 
@@ -276,7 +280,37 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
+def shaping_settings(profile: GradingProfile) -> dict:
+    return {k: v for k, v in dataclasses.asdict(profile).items() if k not in UNSHAPING_FIELDS}
+
+
 # ------------------------------------------------------------------------------ table
+def profiles_path(table: Path) -> Path:
+    return table.with_name(table.stem + PROFILES_SUFFIX)
+
+
+def read_profiles(table: Path) -> dict[str, dict]:
+    path = profiles_path(table)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def record_profile(table: Path, profile: GradingProfile) -> None:
+    profiles = read_profiles(table)
+    profiles[profile_key(profile)] = shaping_settings(profile)
+    profiles_path(table).parent.mkdir(parents=True, exist_ok=True)
+    profiles_path(table).write_text(json.dumps(profiles, indent=1, sort_keys=True) + "\n")
+
+
+def settings_line(settings: dict | None, current: GradingProfile) -> str:
+    """How a profile version differs from ``current`` (in what shapes training)."""
+    if settings is None:
+        return "Settings not recorded."
+    changes = [f"{field}={value!r}" for field, value in sorted(settings.items())
+               if shaping_settings(current).get(field, "(absent)") != value]
+    changes += [f"{field}=(absent)" for field in sorted(shaping_settings(current)) if field not in settings]
+    return f"Differs from the current profile in: {', '.join(changes)}." if changes else "The current profile."
+
+
 def read_table(path: Path) -> list[dict]:
     if not path.is_file():
         return []
@@ -371,14 +405,19 @@ def main(argv: list[str] | None = None) -> int:
     profile = dataclasses.replace(profile, wall_limit_s=profile.wall_limit_s * args.wall_limit_scale)
     if args.summary:
         rows = read_table(args.table)
-        keys = list(dict.fromkeys(row["profile"] for row in rows)) if args.history else [profile_key(profile)]
-        print("\n\n".join(summary_markdown(rows, profile, key) for key in keys))
+        if not args.history:
+            print(summary_markdown(rows, profile))
+            return 0
+        profiles = read_profiles(args.table)
+        print("\n\n".join(f"{summary_markdown(rows, profile, key)}\n\n{settings_line(profiles.get(key), profile)}"
+                           for key in dict.fromkeys(row["profile"] for row in rows)))
         return 0
     names = list(VARIANTS_BY_NAME) if args.variants == "all" else args.variants.split(",")
     unknown = [name for name in names if name not in VARIANTS_BY_NAME]
     if unknown:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS_BY_NAME)}")
     done = {(r["profile"], r["variant"], r["seed"]) for r in read_table(args.table)}
+    record_profile(args.table, profile)
     key = profile_key(profile)
     for seed in parse_seeds(args.seeds):  # seed-major: every variant gets its first seeds early
         for name in names:

@@ -12,6 +12,9 @@ from benchmarks.calibrate_notebook_grading import (
     VARIANTS,
     profile_key,
     profile_override,
+    read_profiles,
+    record_profile,
+    settings_line,
     summary_markdown,
     variant_sources,
 )
@@ -51,3 +54,15 @@ def test_summary_judges_rows_with_the_current_thresholds():
     assert "| no | 2 (0, 1) |" in reference_line and "| 2/2 | 1/2 | 1/2 |" in reference_line
     transposed_line = next(line for line in lines if line.startswith("| locations_transposed |"))
     assert "| yes | 1 (0) | - | - | 0/1 | 0/1 | 1/1 |" in transposed_line
+
+
+def test_history_names_what_an_earlier_profile_changed(tmp_path):
+    table = tmp_path / "calibration.csv"
+    earlier = dataclasses.replace(GRADING_PROFILE, learning_rate=GRADING_PROFILE.learning_rate * 2)
+    record_profile(table, earlier)
+    record_profile(table, GRADING_PROFILE)
+    profiles = read_profiles(table)
+    assert settings_line(profiles[profile_key(GRADING_PROFILE)], GRADING_PROFILE) == "The current profile."
+    assert settings_line(profiles[profile_key(earlier)], GRADING_PROFILE) == (
+        f"Differs from the current profile in: learning_rate={earlier.learning_rate!r}.")
+    assert settings_line(None, GRADING_PROFILE) == "Settings not recorded."
