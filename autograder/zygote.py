@@ -41,7 +41,7 @@ from typing import Callable
 import torch  # noqa: F401 - imported once here so forked workers start warm
 import torchvision  # noqa: F401
 
-from autograder import confinement, control_channel, processes, worker
+from autograder import confinement, control_channel, processes, uid_lease, worker
 
 # Candidate uid ranges for the per-sandbox user (as root): a random uid
 # nobody else uses, so "kill every process of this uid" is safe and
@@ -127,16 +127,29 @@ def _make_setup(config: dict) -> worker.WorkerSetup:
     )
 
 
+_uid_leases: list[int] = []  # descriptors holding this zygote's uid lease (see uid_lease)
+
+
 def choose_sandbox_uid() -> int:
-    """A random uid with no account, no group and no process, mapped in this namespace."""
+    """A random uid with no account, no group and no process, mapped in this namespace,
+    leased to this zygote for its lifetime."""
     mapped = _mapped_uid_ranges()
+    directory = uid_lease.lease_directory()
     for low, high in SANDBOX_UID_RANGES:
         if not any(start <= low and high <= start + count for start, count in mapped):
             continue
         for _ in range(UID_PICK_ATTEMPTS):
             uid = low + secrets.randbelow(high - low)
-            if not _has_account(uid) and not processes.uid_in_use(uid):
-                return uid
+            if _has_account(uid):
+                continue
+            held = uid_lease.lease(uid, directory)
+            if held is None:
+                continue
+            if processes.uid_in_use(uid):  # leftovers of a grader that died: not ours to reuse
+                os.close(held)
+                continue
+            _uid_leases.append(held)
+            return uid
     raise RuntimeError(f"no free sandbox uid in {SANDBOX_UID_RANGES} (uid map: {mapped})")
 
 
