@@ -8,6 +8,7 @@ import pytest
 
 from autograder.grading_profile import GRADING_PROFILE
 from benchmarks.calibrate_notebook_grading import (
+    DEFAULT_PLAN,
     REFERENCE,
     VARIANTS,
     profile_key,
@@ -66,3 +67,15 @@ def test_history_names_what_an_earlier_profile_changed(tmp_path):
     assert settings_line(profiles[profile_key(earlier)], GRADING_PROFILE) == (
         f"Differs from the current profile in: learning_rate={earlier.learning_rate!r}.")
     assert settings_line(None, GRADING_PROFILE) == "Settings not recorded."
+
+
+def test_default_plan_covers_what_the_issue_asks():
+    runs = {}
+    for seed, name in DEFAULT_PLAN:
+        runs.setdefault(name, []).append(seed)
+    assert runs.pop(REFERENCE) == list(range(10))
+    for variant in VARIANTS:
+        if variant.name in runs:
+            assert runs[variant.name] == ([0, 1, 2] if variant.should_fail else [0]), variant.name
+    assert set(runs) == {variant.name for variant in VARIANTS} - {REFERENCE}
+    assert [seed for seed, _ in DEFAULT_PLAN] == sorted(seed for seed, _ in DEFAULT_PLAN)  # seed-major
