@@ -455,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     key = profile_key(profile)
     if args.jobs > 1:
         record_profile(args.table, profile)
-        return _run_shards(argv if argv is not None else sys.argv[1:], args.jobs)
+        status = _run_shards(argv if argv is not None else sys.argv[1:], args.jobs)
+        print(summary_markdown(read_table(args.table), profile))
+        return status
     done = {(r["profile"], r["variant"], r["seed"]) for r in read_table(args.table)}
     pending = [(seed, name) for seed, name in runs if args.again or (key, name, str(seed)) not in done]
     if args.shard:
