@@ -135,6 +135,22 @@ def validation_map(detections: dict[str, dict], ground_truth: dict[str, dict]):
     return load_course_module("voc_map").evaluate(ground_truth, detections)
 
 
+def run_loss_history(run, profile: GradingProfile) -> list[float]:
+    """The loss history a notebook run (``notebook_stage.NotebookRun``) saved; the run's
+    failure message when it stopped before saving one."""
+    if run.loss_history_text is None and run.failure is not None:
+        raise CheckFailed(run.failure)
+    return parse_loss_history(run.loss_history_text, profile.iterations)
+
+
+def run_validation_map(run):
+    """``voc_map.MapResult`` of a notebook run's detection files against the withheld boxes;
+    the run's failure message when it did not finish."""
+    if run.failure is not None:
+        raise CheckFailed(run.failure)
+    return validation_map(parse_detections(run.detection_texts, run.data.image_ids), run.data.ground_truth)
+
+
 def check_map(result, profile: GradingProfile) -> None:
     if not result.map >= profile.min_map:
         worst = sorted(result.ap_per_class.items(), key=lambda item: item[1])[:3]

@@ -13,13 +13,11 @@ from autograder.errors import SubmissionError
 from autograder.grading_profile import LOSS_HEAD_FRACTION, LOSS_TAIL_FRACTION, selected_profile
 from autograder.notebook_artifacts import LOSS_PLOT, write_loss_plot, write_map_outputs
 from autograder.notebook_checks import (
-    CheckFailed,
     check_loss_decreases,
     check_map,
     loss_summary,
-    parse_detections,
-    parse_loss_history,
-    validation_map,
+    run_loss_history,
+    run_validation_map,
 )
 from autograder.notebook_stage import NotebookRun, run_notebook_stage, stage_failure
 
@@ -46,7 +44,7 @@ def artifacts_dir(request) -> Path | None:
 @pytest.mark.stage("notebook")
 @pytest.mark.points(LOSS_POINTS, visibility="visible")
 def test_training_loss_decreases(notebook_run, artifacts_dir, points):
-    history = _graded_history(notebook_run)
+    history = run_loss_history(notebook_run, PROFILE)
     if artifacts_dir is not None:
         write_loss_plot(history, loss_summary(history), PROFILE.max_loss_ratio, artifacts_dir / LOSS_PLOT)
     summary = check_loss_decreases(history, PROFILE)
@@ -62,10 +60,7 @@ test_training_loss_decreases.__doc__ = (
 @pytest.mark.stage("notebook")
 @pytest.mark.points(MAP_POINTS, visibility="visible")
 def test_validation_map(notebook_run, artifacts_dir, points):
-    if notebook_run.failure is not None:
-        raise CheckFailed(notebook_run.failure)
-    detections = parse_detections(notebook_run.detection_texts, notebook_run.data.image_ids)
-    result = validation_map(detections, notebook_run.data.ground_truth)
+    result = run_validation_map(notebook_run)
     if artifacts_dir is not None:
         write_map_outputs(result, artifacts_dir)
     check_map(result, PROFILE)
@@ -73,10 +68,3 @@ def test_validation_map(notebook_run, artifacts_dir, points):
 
 
 test_validation_map.__doc__ = f"notebook: validation mAP@0.5 >= {PROFILE.min_map:g}"
-
-
-def _graded_history(run: NotebookRun) -> list[float]:
-    """The saved loss history; the run's failure message when there is none."""
-    if run.loss_history_text is None and run.failure is not None:
-        raise CheckFailed(run.failure)
-    return parse_loss_history(run.loss_history_text, PROFILE.iterations)

@@ -51,19 +51,18 @@ from autograder.notebook_checks import (  # noqa: E402
     check_loss_decreases,
     check_map,
     loss_summary,
-    parse_detections,
-    parse_loss_history,
-    validation_map,
+    run_loss_history,
+    run_validation_map,
 )
 from autograder.notebook_stage import run_notebook_stage  # noqa: E402
 from autograder.sandbox import Sandbox  # noqa: E402
 from autograder.submission import NormalizedSubmission  # noqa: E402
+from tests.grading_corpus.plausible_bugs import BUGS_BY_NAME, Bug, apply_edits, reference_sources  # noqa: E402
 
 DEFAULT_TABLE = REPOSITORY / "benchmarks" / "results" / "notebook_grading_calibration.csv"
 # Next to the table: profile key -> the settings that shape training, so that --history can say
 # what each earlier profile version was.
 PROFILES_SUFFIX = ".profiles.json"
-COMMON, DETECTOR = "common.py", "two_stage_detector.py"
 COLUMNS = ("profile", "variant", "seed", "status", "map", "loss_head", "loss_tail", "loss_ratio",
            "loss_check", "map_check", "cpu_s", "wall_s")
 REFERENCE = "reference"
@@ -84,131 +83,41 @@ def reset_seed(number: int):
 
 
 @dataclass(frozen=True)
-class Edit:
-    """Replace ``old`` (exactly one occurrence in ``file``) by ``new``."""
-
-    file: str
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
 class Variant:
+    """The reference (``bug`` None) or one bug of the grading corpus (tests/grading_corpus)."""
+
     name: str
-    description: str
-    edits: tuple[Edit, ...] = ()
     # What the calibration must show: a broken variant fails a check on every seed; the
     # reference and the bugs invisible to training (left to the unit tests) pass both.
     should_fail: bool = True
 
+    @property
+    def bug(self) -> Bug | None:
+        return None if self.name == REFERENCE else BUGS_BY_NAME[self.name]
 
-# The broken variants the issue lists (most are also in tests/grading_corpus/plausible_bugs.py).
+    @property
+    def description(self) -> str:
+        return "the reference solution" if self.bug is None else self.bug.description
+
+
+# The broken implementations the issue lists, then two that training cannot show by nature.
 VARIANTS = (
-    Variant(REFERENCE, "the reference solution", should_fail=False),
-    Variant(
-        "seed_roi_features_level_major",
-        "the seed's bug: RoI features concatenated level by level, labels image by image",
-        (
-            Edit(DETECTOR, """\
-        # All proposals of the batch as RoIs `(batch index, x1, y1, x2, y2)`,
-        # image after image: the same order as `matched_gt_boxes`.
-        rois = torch.cat(
-            [
-                torch.cat([props.new_full((len(props), 1), _idx), props], dim=1)
-                for _idx, props in enumerate(proposals_per_image)
-            ]
-        )
-        roi_levels = torch.cat(levels_per_image)
-""", """\
-        roi_feats_per_fpn_level = {}
-"""),
-            Edit(DETECTOR, """\
-        roi_feats = images.new_zeros(
-            len(rois), self.backbone.out_channels, *self.roi_size
-        )
-        for level_id, level_name in enumerate(level_names):
-""", """\
-        for level_id, level_name in enumerate(level_names):
-"""),
-            Edit(DETECTOR, """\
-            is_level = roi_levels == level_id
-            level_rois = rois[is_level]
-""", """\
-            level_rois = [
-                props[levels == level_id]
-                for props, levels in zip(proposals_per_image, levels_per_image)
-            ]
-"""),
-            Edit(DETECTOR, """\
-            roi_feats[is_level] = level_roi_feats
-""", """\
-            roi_feats_per_fpn_level[level_name] = level_roi_feats
-
-        roi_feats = self._cat_across_fpn_levels(roi_feats_per_fpn_level, dim=0)
-"""),
-        ),
-    ),
-    Variant(
-        "locations_transposed",
-        'FPN locations listed column by column (meshgrid indexing="xy"): predictions and anchors disagree',
-        (Edit(COMMON, 'torch.meshgrid(ys, xs, indexing="ij")', 'torch.meshgrid(ys, xs, indexing="xy")'),),
-    ),
-    Variant(
-        "roi_align_stride_as_scale",
-        "roi_align with spatial_scale = stride instead of 1 / stride",
-        (Edit(DETECTOR, "spatial_scale=1.0 / level_stride,", "spatial_scale=level_stride,"),),
-    ),
-    Variant(
-        "roi_align_without_scale",
-        "roi_align without spatial_scale (image pixels read as feature cells)",
-        (Edit(DETECTOR, "                spatial_scale=1.0 / level_stride,\n", ""),),
-    ),
-    Variant(
-        "inference_classes_not_shifted",
-        "inference predicts class + 1: the background shift is not undone",
-        (Edit(DETECTOR, "        pred_scores, pred_classes = class_probs[:, 1:].max(dim=1)\n",
-              "        pred_scores, pred_classes = class_probs[:, 1:].max(dim=1)\n"
-              "        pred_classes = pred_classes + 1\n"),),
-    ),
-    Variant(
-        "rpn_objectness_without_sampling",
-        "RPN losses on every anchor (neutral ones as background), no 50/50 sampling",
-        (Edit(DETECTOR, """\
-        fg_idx, bg_idx = sample_rpn_training(
-            matched_gt_boxes, self.batch_size_per_image * num_images, fg_fraction=0.5
-        )
-        sampled = torch.cat([fg_idx, bg_idx])
-""", """\
-        sampled = torch.arange(len(matched_gt_boxes), device=matched_gt_boxes.device)
-"""),),
-    ),
-    # Invisible to training by nature: the notebook checks are expected to pass; the unit tests catch them.
-    Variant(
-        "anchors_inverted_aspect_ratio",
-        "width = sqrt(area * ratio): only relabels the anchor slots (caught by the generate_fpn_anchors tests)",
-        (Edit(DETECTOR, "            width = math.sqrt(area / aspect_ratio)\n",
-              "            width = math.sqrt(area * aspect_ratio)\n"),),
-        should_fail=False,
-    ),
-    Variant(
-        "deltas_dw_dh_swapped",
-        "targets ordered (dx, dy, dh, dw): barely matters on near-square objects (caught by the deltas tests)",
-        (Edit(DETECTOR, "        [(box_center - anchor_center) / anchor_wh, torch.log(box_wh / anchor_wh)],\n",
-              "        [(box_center - anchor_center) / anchor_wh, torch.log(box_wh / anchor_wh).flip(1)],\n"),),
-        should_fail=False,
-    ),
+    Variant(REFERENCE, should_fail=False),
+    Variant("seed_roi_features_level_major"),
+    Variant("locations_y_varies_fastest"),
+    Variant("roi_align_stride_as_scale"),
+    Variant("roi_align_without_scale"),
+    Variant("inference_classes_not_shifted"),
+    Variant("rpn_objectness_without_sampling"),
+    Variant("anchors_inverted_aspect_ratio", should_fail=False),
+    Variant("deltas_dw_dh_swapped", should_fail=False),
 )
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
 
 
 def variant_sources(variant: Variant) -> dict[str, str]:
-    sources = {name: (REPOSITORY / "reference" / name).read_text() for name in (COMMON, DETECTOR)}
-    for edit in variant.edits:
-        count = sources[edit.file].count(edit.old)
-        if count != 1:
-            raise ValueError(f"variant {variant.name}: {edit.file} has {count} occurrences of {edit.old!r}, need 1")
-        sources[edit.file] = sources[edit.file].replace(edit.old, edit.new)
-    return sources
+    sources = reference_sources()
+    return sources if variant.bug is None else apply_edits(sources, variant.bug.edits)
 
 
 def seeded_course_files(seed: int) -> dict[str, str]:
@@ -245,19 +154,18 @@ def judge(run, profile: GradingProfile) -> dict:
     row = {"status": "ok" if run.failure is None else f"stopped: {_first_line(run.failure)}"}
     row["loss_check"] = row["map_check"] = "fail"
     try:
-        history = parse_loss_history(run.loss_history_text, profile.iterations)
+        history = run_loss_history(run, profile)
     except CheckFailed:
         history = None
     if history is not None:
         summary = loss_summary(history)
         row.update(loss_head=f"{summary.head_mean:.4f}", loss_tail=f"{summary.tail_mean:.4f}",
                    loss_ratio=f"{summary.ratio:.4f}", loss_check=_verdict(check_loss_decreases, history, profile))
-    if run.failure is None:
-        try:
-            result = validation_map(parse_detections(run.detection_texts, run.data.image_ids), run.data.ground_truth)
-        except CheckFailed:
-            return row
-        row.update(map=f"{result.map:.4f}", map_check=_verdict(check_map, result, profile))
+    try:
+        result = run_validation_map(run)
+    except CheckFailed:
+        return row
+    row.update(map=f"{result.map:.4f}", map_check=_verdict(check_map, result, profile))
     return row
 
 
@@ -453,8 +361,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS_BY_NAME)}")
         runs = [(seed, name) for seed in parse_seeds(args.seeds or "0-9") for name in names]
     key = profile_key(profile)
-    if args.jobs > 1:
+    if not args.shard:  # once, before any shard runs (shards would race on the file)
         record_profile(args.table, profile)
+    if args.jobs > 1:
         status = _run_shards(argv if argv is not None else sys.argv[1:], args.jobs)
         print(summary_markdown(read_table(args.table), profile))
         return status
@@ -463,7 +372,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.shard:
         index, count = (int(part) for part in args.shard.split("/"))
         pending = pending[index::count]
-    record_profile(args.table, profile)
     for seed, name in pending:
         row = run_one(profile, VARIANTS_BY_NAME[name], seed)
         append_row(args.table, row)

@@ -49,11 +49,11 @@ def test_summary_judges_rows_with_the_current_thresholds():
                        loss_ratio=f"{GRADING_PROFILE.max_loss_ratio / 2}"),
             row | dict(variant=REFERENCE, seed="1", map=f"{GRADING_PROFILE.min_map - 0.01}",
                        loss_ratio=f"{GRADING_PROFILE.max_loss_ratio / 2}"),
-            row | dict(variant="locations_transposed", seed="0", map="", loss_ratio="")]
+            row | dict(variant="locations_y_varies_fastest", seed="0", map="", loss_ratio="")]
     lines = summary_markdown(rows, GRADING_PROFILE).splitlines()
     reference_line = next(line for line in lines if line.startswith(f"| {REFERENCE} |"))
     assert "| no | 2 (0, 1) |" in reference_line and "| 2/2 | 1/2 | 1/2 |" in reference_line
-    transposed_line = next(line for line in lines if line.startswith("| locations_transposed |"))
+    transposed_line = next(line for line in lines if line.startswith("| locations_y_varies_fastest |"))
     assert "| yes | 1 (0) | - | - | 0/1 | 0/1 | 1/1 |" in transposed_line
 
 

@@ -407,6 +407,24 @@ RPN_SAMPLES_ONLY_FOREGROUND = Bug(
     breaks=("RPN",),
 )
 
+RPN_OBJECTNESS_WITHOUT_SAMPLING = Bug(
+    name="rpn_objectness_without_sampling",
+    description="RPN losses over every anchor (neutral ones as background) instead of the 50/50 sample.",
+    edits=(Edit(
+        DETECTOR,
+        """\
+        fg_idx, bg_idx = sample_rpn_training(
+            matched_gt_boxes, self.batch_size_per_image * num_images, fg_fraction=0.5
+        )
+        sampled = torch.cat([fg_idx, bg_idx])
+""",
+        """\
+        sampled = torch.arange(len(matched_gt_boxes), device=matched_gt_boxes.device)
+""",
+    ),),
+    breaks=("RPN",),
+)
+
 # ---------------------------------------------------------------------------- FasterRCNN
 ROI_ALIGN_STRIDE_AS_SCALE = Bug(
     name="roi_align_stride_as_scale",
