@@ -18,14 +18,16 @@ def random_boxes(num_boxes: int, rng: torch.Generator, image_size: float = IMAGE
     return torch.cat([xy, xy + wh], dim=1)
 
 
-def boxes_near(boxes: torch.Tensor, rng: torch.Generator, jitter: float = 0.3) -> torch.Tensor:
-    """Tensor[N, 4]: each box moved and resized by less than `jitter` of its sides, so it
-    still overlaps the original (IoU in (0, 1) almost surely)."""
+def boxes_near(boxes: torch.Tensor, rng: torch.Generator, shift: float = 0.3, log_scale: float = 0.3) -> torch.Tensor:
+    """Tensor[N, 4]: each box's centre moved by less than `shift` / 2 of its sides and its
+    sides scaled by a factor within exp(+-`log_scale` / 2): with the defaults, it still
+    overlaps the original (IoU in (0, 1) almost surely)."""
     wh = boxes[:, 2:] - boxes[:, :2]  # [N,2]
-    shift = (torch.rand(len(boxes), 2, generator=rng) - 0.5) * jitter * wh
-    scale = 1.0 + (torch.rand(len(boxes), 2, generator=rng) - 0.5) * jitter
-    centre = boxes[:, :2] + 0.5 * wh + shift
-    return torch.cat([centre - 0.5 * wh * scale, centre + 0.5 * wh * scale], dim=1)
+    offset = (torch.rand(len(boxes), 2, generator=rng) - 0.5) * shift * wh
+    scale = torch.exp((torch.rand(len(boxes), 2, generator=rng) - 0.5) * log_scale)
+    centre = boxes[:, :2] + 0.5 * wh + offset
+    half = 0.5 * wh * scale
+    return torch.cat([centre - half, centre + half], dim=1)
 
 
 def overlapping_box_sets(num_boxes1: int, num_boxes2: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,13 +57,9 @@ def distinct_scores(num_boxes: int, rng: torch.Generator) -> torch.Tensor:
 
 def matched_gt_boxes(anchors: torch.Tensor, rng: torch.Generator, num_classes: int = 20) -> torch.Tensor:
     """Tensor[N, 5]: a foreground GT box near each anchor, with a class id."""
-    wh = anchors[:, 2:] - anchors[:, :2]
-    shift = (torch.rand(len(anchors), 2, generator=rng) - 0.5) * 0.4 * wh
-    scale = torch.exp((torch.rand(len(anchors), 2, generator=rng) - 0.5) * 0.8)
-    centre = anchors[:, :2] + 0.5 * wh + shift
-    half = 0.5 * wh * scale
+    boxes = boxes_near(anchors, rng, shift=0.4, log_scale=0.8)
     classes = torch.randint(num_classes, (len(anchors), 1), generator=rng).float()
-    return torch.cat([centre - half, centre + half, classes], dim=1)
+    return torch.cat([boxes, classes], dim=1)
 
 
 def integer_shift(rng: torch.Generator, high: int = 64) -> float:
