@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,11 +109,11 @@ def expose_paths(paths: list[str]) -> None:
         blocker = _closed_ancestor(path)
         if blocker is not None:
             by_blocker.setdefault(blocker, []).append(path)
-    for number, (blocker, inside) in enumerate(sorted(by_blocker.items())):
+    for blocker, inside in sorted(by_blocker.items()):
         staged = []
-        for index, path in enumerate(inside):
-            stage = os.path.join(PRIVATE_TMP, f".expose-{number}-{index}")
-            os.mkdir(stage, 0o700)
+        for path in inside:
+            # A fresh name: PRIVATE_TMP may be a shared /tmp holding a stage an interrupted run left.
+            stage = tempfile.mkdtemp(prefix=".expose-", dir=PRIVATE_TMP)
             _mount(path, stage, None, MS_BIND | MS_REC, None)
             staged.append((stage, path))
         _mount("tmpfs", blocker, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
