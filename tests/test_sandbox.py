@@ -244,12 +244,15 @@ def test_grader_files_are_hidden_from_student_code(hostile, tmp_path):
 
 @pytest.mark.skipif(not AS_ROOT, reason="permissions protect nothing from the grader's own uid")
 @pytest.mark.filterwarnings("ignore:.*cannot read Python's import path")  # hosts with Python in a private home
-def test_without_namespaces_permissions_protect_and_exposure_is_reported(tmp_path):
+def test_without_namespaces_permissions_protect_and_exposure_is_reported(tmp_path, request):
     golden = tmp_path / "golden"
     golden.mkdir(mode=0o700)
     (golden / "fixture.json").write_text('{"expected": 42}')
     folder = write_submission(tmp_path / "submission", hostile_detector_source())
-    readable_grader_dir = REPOSITORY / "autograder"
+    # World-readable, in the shared /tmp (pytest's tmp_path is root-only, and so may the checkout be).
+    readable_grader_dir = Path(tempfile.mkdtemp(prefix="autograder-readable-grader-"))
+    readable_grader_dir.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(readable_grader_dir, ignore_errors=True))
 
     with Sandbox(folder, use_namespaces=False, protected_paths=[golden, readable_grader_dir]) as sandbox:
         with pytest.warns(UserWarning, match="grader files are exposed"):
@@ -453,12 +456,19 @@ def become_user_who_can_run_python(uid: int):
 @pytest.mark.skipif(not AS_ROOT, reason="needs root to start a process as another user")
 def test_best_effort_isolation_without_root(unprivileged_workspace):
     uid, folder = unprivileged_workspace
+    as_user = dict(preexec_fn=become_user_who_can_run_python(uid), cwd=folder, capture_output=True, text=True,
+                   env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPOSITORY),
+                        "HOME": str(folder)})
+    try:
+        probe = subprocess.run([sys.executable, "-c", "import autograder.sandbox"], timeout=120, **as_user)
+    except (OSError, subprocess.SubprocessError) as error:  # e.g. a checkout only root can enter (mktemp -d)
+        probe = subprocess.CompletedProcess([], 1, "", str(error))
+    if probe.returncode != 0:
+        reason = (probe.stderr.strip().splitlines() or ["no message"])[-1]
+        pytest.skip(f"uid {uid} cannot run {sys.executable} with the repository {REPOSITORY}: {reason}")
 
-    completed = subprocess.run(
-        [sys.executable, "-c", NON_ROOT_SCRIPT, str(folder / "submission")],
-        preexec_fn=become_user_who_can_run_python(uid), cwd=folder, capture_output=True, text=True, timeout=300,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPOSITORY), "HOME": str(folder)},
-    )
+    completed = subprocess.run([sys.executable, "-c", NON_ROOT_SCRIPT, str(folder / "submission")],
+                               timeout=300, **as_user)
 
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.splitlines()[-1])
