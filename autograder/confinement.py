@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import resource
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import processes
+from autograder import processes, worker_root
+from autograder.worker_root import Allowlist
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -28,12 +30,15 @@ MS_NODEV = 0x4
 MS_NOEXEC = 0x8
 MS_BIND = 0x1000
 MS_REC = 0x4000
+MS_REMOUNT = 0x20
 MS_PRIVATE = 0x40000
+MNT_DETACH = 2
+_PIVOT_ROOT_SYSCALL = {"x86_64": 155, "aarch64": 41, "arm64": 41}
 
-# With private mounts the worker gets fresh, size-capped scratch directories
-# (directory → MiB) instead of the machine's; its work directory lives in /tmp.
+# With private mounts the worker's root has fresh, size-capped scratch directories
+# (directory → MiB) and no other writable place; its work directory lives in /tmp.
 PRIVATE_TMP = "/tmp"
-PRIVATE_SCRATCH_MB = {PRIVATE_TMP: 128, "/dev/shm": 64, "/var/tmp": 16}
+PRIVATE_SCRATCH_MB = {PRIVATE_TMP: 128, "/dev/shm": 64}
 PRIVATE_WORKDIR = "/tmp/submission"
 
 
@@ -64,35 +69,70 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
     )
 
 
-def enter_private_mounts(protected_paths: list[str], library_paths: list[str]) -> None:
-    """Root only: new mount, network and IPC namespaces that hide grader files.
+def enter_private_mounts(protected_paths: list[str], allowed: Allowlist, new_root: str) -> None:
+    """Root only: new mount, network and IPC namespaces, and an allowlisted root.
 
-    The worker gets empty scratch directories of bounded size, no network
-    (only a down loopback), the ``library_paths`` (Python's import path)
-    made reachable (``expose_paths``), and every protected directory covered by an
-    empty read-only tmpfs of mode 000 (protected files by ``/dev/null``).
-    Paths that vanished under the new mounts are skipped.
+    The worker gets no network (only a down loopback) and a new root built
+    on an empty tmpfs mounted at ``new_root`` (any empty folder; the mount
+    exists in this namespace only) that shows ``allowed`` read-only, plus
+    ``/proc``, a few device nodes and fresh size-capped scratch folders
+    (``worker_root``).  The host's root is then detached.  Any protected path
+    that is still there (inside an allowed folder) is covered by an empty
+    read-only tmpfs of mode 000 (a file by ``/dev/null``).
     """
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
     _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
-    # Import paths inside a scratch directory (a grader or venv under /tmp)
-    # would vanish under its tmpfs: hold them open and bind them back after.
-    held = {path: os.open(path, os.O_RDONLY | os.O_DIRECTORY) for path in library_paths
-            if os.path.isdir(path) and any(_is_within(path, d) for d in PRIVATE_SCRATCH_MB)}
-    for directory, size_mb in PRIVATE_SCRATCH_MB.items():
-        if os.path.isdir(directory):
-            _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=1777")
-    for path, fd in held.items():
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
-        os.close(fd)
-    expose_paths(library_paths)
+    _mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, worker_root.ROOT_TMPFS_OPTIONS)
+    for directory, size_mb in PRIVATE_SCRATCH_MB.items():  # first: an allowed folder may lie in /tmp
+        os.makedirs(new_root + directory, mode=0o755, exist_ok=True)
+        _mount("tmpfs", new_root + directory, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=1777")
+    for node in worker_root.DEVICE_NODES:
+        if os.path.exists(node):
+            _bind(node, new_root + node, read_only=False)
+    os.makedirs(new_root + "/proc", mode=0o555)
+    _mount("/proc", new_root + "/proc", None, MS_BIND | MS_REC, None)
+    if os.path.isdir(worker_root.CPU_TOPOLOGY_DIR):
+        _bind(worker_root.CPU_TOPOLOGY_DIR, new_root + worker_root.CPU_TOPOLOGY_DIR, read_only=True)
+    for directory in allowed.directories:
+        _bind(directory, new_root + directory, read_only=True)
+    for path in allowed.files:
+        _bind(path, new_root + path, read_only=True)
+    for path, target in allowed.links:
+        os.makedirs(os.path.dirname(new_root + path), mode=0o755, exist_ok=True)
+        os.symlink(target, new_root + path)
+    _pivot_root(new_root)
+    _mount("none", "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
     hidden_flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
     for path in protected_paths:
+        if not allowed.shows_host_content_at(path):  # a folder of the skeleton holds only allowed mounts
+            continue
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", hidden_flags, "size=4k,mode=000")
         elif os.path.isfile(path):
             _mount("/dev/null", path, None, MS_BIND, None)
+
+
+def _bind(source: str, target: str, read_only: bool) -> None:
+    """Bind ``source`` (a folder or a file) onto a new ``target`` on the root tmpfs."""
+    os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+    if os.path.isdir(source):
+        os.makedirs(target, mode=0o755, exist_ok=True)
+    else:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o644))
+    _mount(source, target, None, MS_BIND | MS_REC, None)
+    if read_only:  # the bind takes the source's flags; read-only needs a remount of the bind
+        _mount("none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+
+
+def _pivot_root(new_root: str) -> None:
+    """Make ``new_root`` this namespace's root and detach the old one (pivot_root(".", ".") idiom)."""
+    number = _PIVOT_ROOT_SYSCALL.get(platform.machine())
+    if number is None:
+        raise OSError(f"pivot_root: unknown system call number on {platform.machine()}")
+    os.chdir(new_root)
+    _check(_libc.syscall(number, b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "umount the host's root")
+    os.chdir("/")
 
 
 def expose_paths(paths: list[str]) -> None:
@@ -122,10 +162,6 @@ def expose_paths(paths: list[str]) -> None:
             _mount(stage, path, None, MS_BIND | MS_REC, None)
             _check(_libc.umount2(stage.encode(), 2), f"umount {stage}")  # MNT_DETACH
             os.rmdir(stage)
-
-
-def _is_within(path: str, directory: str) -> bool:
-    return os.path.commonpath([os.path.abspath(path), directory]) == directory
 
 
 def _closed_ancestor(path: str) -> str | None:
@@ -191,14 +227,16 @@ def drop_privileges(uid: int) -> None:
     raise OSError("privilege drop is reversible: setuid(0) succeeded")
 
 
-def private_mounts_supported() -> bool:
-    """Whether this (root) process may create the namespaces above; tested in a child."""
+def private_mounts_supported(new_root: str) -> bool:
+    """Whether this (root) process may create the namespaces and the new root above; tested in a
+    child, with the empty folder ``new_root``."""
     child = os.fork()
     if child == 0:
         try:
             _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare")
             _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
-            _mount("tmpfs", PRIVATE_TMP, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=1777")
+            _mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, worker_root.ROOT_TMPFS_OPTIONS)
+            _pivot_root(new_root)
             os._exit(0)
         except BaseException:
             os._exit(1)

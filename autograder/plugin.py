@@ -50,7 +50,10 @@ AUTOGRADER_DIR = Path(autograder.__file__).resolve().parent
 REPOSITORY_DIR = AUTOGRADER_DIR.parent
 DEFAULT_SUBMISSION = REPOSITORY_DIR / "reference"
 # Directories student code must not read (hidden when root, see README.md).
-PROTECTED_DIRS = (AUTOGRADER_DIR, REPOSITORY_DIR / "reference")
+# The whole course repository (history, tests, docs) when the grader runs from it, as it must:
+# a pip-installed grader's parent folder is site-packages, which workers need.
+PROTECTED_DIRS = (AUTOGRADER_DIR, REPOSITORY_DIR / "reference") + (
+    (REPOSITORY_DIR,) if (REPOSITORY_DIR / "reference").is_dir() else ())
 GRADER_FAILURE_TEXT = ("The grader itself failed while running this test; this is not your fault. "
                        "Please tell the course staff.")
 

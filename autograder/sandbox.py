@@ -30,8 +30,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import autograder
-from autograder import control_channel, safe_transfer
+from autograder import control_channel, safe_transfer, staged_package
 from autograder.confinement import Limits
 from autograder.errors import (
     ERROR_CLASS_BY_KIND,
@@ -82,14 +81,17 @@ class Isolation:
         """One deterministic paragraph for the results' top-level output."""
         if self.as_root and self.private_mounts:
             return ("Isolation: student code ran in separate processes as an unprivileged user, with memory, "
-                    "CPU-time, file-size and process limits, a private /tmp, no network, and the grader's files hidden.")
+                    "CPU-time, file-size and process limits, no network, and a file system showing only Python, "
+                    "its packages, the submission and a private /tmp.")
         if self.as_root:
             return ("Isolation: student code ran in separate processes as an unprivileged user, with memory, "
                     "CPU-time, file-size and process limits; grader files were protected by file permissions "
-                    "only and network access was not blocked.")
+                    "only (world-readable and world-writable places of the machine stayed reachable) and network "
+                    "access was not blocked.")
         return ("Isolation (best effort): the grader did not run as root, so student code ran as the grader's own "
                 "user, in separate processes with memory, CPU-time, file-size and process limits and a private "
-                "work directory; it could still read or change files of that user.")
+                "work directory; it could still read or change files of that user, the grader's own files and "
+                "the course repository included.")
 
 
 class Sandbox:
@@ -256,9 +258,9 @@ class _Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._home = tempfile.mkdtemp(prefix="autograder-zygote-")
         os.chmod(self._home, 0o711)  # workers may pass through to their call directory; nobody may list it
-        config = config | {"workroot_parent": self._home}
+        package_parent = staged_package.stage_package(os.path.join(self._home, "package"))  # not the repository
+        config = config | {"workroot_parent": self._home, "staged_package": package_parent}
         self._log = tempfile.TemporaryFile(dir=self._home)
-        package_parent = str(Path(autograder.__file__).resolve().parent.parent)
         self.process = subprocess.Popen(
             [sys.executable, "-s", "-m", "autograder.zygote", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,

@@ -22,7 +22,7 @@ from typing import Callable, NoReturn
 
 import torch
 
-from autograder import confinement, processes, safe_transfer, student_traceback
+from autograder import confinement, processes, safe_transfer, student_traceback, worker_root
 from autograder.probe_api import DefinitionMissing, InvalidStudentOutput, SubmissionLoadFailed, SubmissionModules
 
 MAX_MESSAGE_CHARS = 20_000
@@ -39,7 +39,8 @@ class WorkerSetup:
     sandbox_uid: int | None  # None: stay the grader's user (not root)
     private_mounts: bool
     protected_paths: list[str]
-    library_paths: list[str]  # Python's import path, kept readable under private mounts
+    allowed: worker_root.Allowlist  # what the worker's root shows of the host under private mounts
+    new_root: str  # an empty folder: the new root's mount point under private mounts
     workroot: str  # parent of per-call work directories when not using private mounts
     seed: int
 
@@ -69,7 +70,7 @@ def _confine(setup: WorkerSetup, call_id: int, input_fd: int, result_fd: int, ou
         stream.reconfigure(line_buffering=True)
     _close_fds_except({0, 1, 2, result_fd})
     if setup.private_mounts:
-        confinement.enter_private_mounts(setup.protected_paths, setup.library_paths)
+        confinement.enter_private_mounts(setup.protected_paths, setup.allowed, setup.new_root)
         workdir = confinement.PRIVATE_WORKDIR
     else:
         workdir = os.path.join(setup.workroot, f"call-{call_id}")

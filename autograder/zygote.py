@@ -41,7 +41,7 @@ from typing import Callable
 import torch  # noqa: F401 - imported once here so forked workers start warm
 import torchvision  # noqa: F401
 
-from autograder import confinement, control_channel, processes, uid_lease, worker
+from autograder import confinement, control_channel, processes, uid_lease, worker, worker_root
 
 # Candidate uid ranges for the per-sandbox user (as root): a random uid
 # nobody else uses, so "kill every process of this uid" is safe and
@@ -62,7 +62,7 @@ WORKER_ESCAPED_EXIT_CODE = 70  # worker code returned instead of calling os._exi
 
 def main(argv: list[str]) -> None:
     sock = socket.socket(fileno=int(argv[1]))
-    sys.path[:] = [path for path in sys.path if path not in ("", os.getcwd())]  # autograder comes from PYTHONPATH
+    sys.path[:] = [path for path in sys.path if path not in ("", os.getcwd())]  # autograder: staged_package
     processes.become_child_subreaper()
     processes.die_with_parent()
     _preload_modules()
@@ -115,13 +115,17 @@ def _make_setup(config: dict) -> worker.WorkerSetup:
     as_root = os.geteuid() == 0
     workroot = tempfile.mkdtemp(prefix="calls-", dir=config["workroot_parent"])
     os.chmod(workroot, 0o711)  # workers may enter their own call-N directory, not list others
+    new_root = tempfile.mkdtemp(prefix="root-", dir=config["workroot_parent"])  # mount point, in workers only
+    staged = os.path.realpath(config["staged_package"])
+    import_path = [path for path in sys.path if path and os.path.realpath(path) != staged]
     return worker.WorkerSetup(
         files={name: base64.b64decode(content) for name, content in config["files"].items()},
         limits=confinement.Limits(**config["limits"]),
         sandbox_uid=choose_sandbox_uid() if as_root else None,
-        private_mounts=as_root and config["use_namespaces"] and confinement.private_mounts_supported(),
+        private_mounts=as_root and config["use_namespaces"] and confinement.private_mounts_supported(new_root),
         protected_paths=list(config["protected_paths"]),
-        library_paths=sorted({os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}),
+        allowed=worker_root.allowlist(import_path, sys.executable, sys.prefix, sys.base_prefix),
+        new_root=new_root,
         workroot=workroot,
         seed=int(config["seed"]),
     )

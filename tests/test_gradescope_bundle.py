@@ -31,6 +31,8 @@ import pytest
 from autograder.results_schema import load_results
 from data_scripts.gradescope_bundle import bundle_members, zip_bytes
 from data_scripts.import_closure import local_import_closure
+from grading_corpus.adversarial import ATTACKS_BY_NAME, PLACEHOLDERS
+from grading_corpus.plausible_bugs import DETECTOR, reference_sources
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 WORK_PARENT = REPOSITORY / "build"
@@ -175,6 +177,34 @@ def test_reference_earns_full_marks(bundle, work, interpreter):
     assert all(test["status"] == "passed" for test in results["tests"])
     assert stat.S_IMODE((root / "source" / "autograder").stat().st_mode) & 0o077 == 0  # made private as root
     assert stat.S_IMODE((root / "source" / "reference").stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE((root / "source").stat().st_mode) & 0o077 == 0  # the whole folder, dot-folders too
+
+
+def test_solution_in_the_bundles_git_history_is_out_of_reach(bundle, work, interpreter):
+    """A bundle folder that carries a .git: `git show HEAD:reference/...` in iou must gain nothing."""
+    if shutil.which("git") is None:
+        pytest.skip("needs git to give the bundle a history")
+    root = gradescope_root(work, bundle, "git-history")
+    source = root / "source"
+    git = ["git", "-C", str(source), "-c", "user.name=staff", "-c", "user.email=staff@example.org"]
+    for command in (["init", "-q"], ["add", "reference"], ["commit", "-q", "-m", "solution"]):
+        subprocess.run([*git, *command], check=True, capture_output=True)
+    attack = ATTACKS_BY_NAME["repository_history"]
+    values = {placeholder: str(source) for placeholder in PLACEHOLDERS}
+    sources = reference_sources()
+    sources[DETECTOR] += "\n\n" + attack.malicious_part(values)
+    for name, text in sources.items():
+        (root / "submission" / name).write_text(text)
+
+    completed = run_autograder(root, interpreter)
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = load_results(root / "results" / "results.json")
+    iou_tests = [test for test in results["tests"] if "iou" in test["tags"]]
+    assert iou_tests and all(test["score"] == 0 for test in iou_tests), results["tests"]
+    assert any(attack.evidence in test["output"] for test in iou_tests)
+    if os.geteuid() == 0:  # run_autograder made the history private too
+        assert stat.S_IMODE((source / ".git").stat().st_mode) & 0o077 == 0
 
 
 def test_upload_without_the_files_scores_zero_with_a_valid_file(bundle, work, interpreter):

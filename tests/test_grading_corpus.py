@@ -82,6 +82,7 @@ DEFAULT_ATTACKS = (
     "patched_comparisons_at_import",
     "exit_at_import",
     "secret_reader",
+    "repository_history",
     "memorised_outputs",
     "background_daemon",
     "fork_bomb",

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import textwrap
 from pathlib import Path
@@ -240,6 +241,38 @@ def test_grader_files_are_hidden_from_student_code(hostile, tmp_path):
     else:  # permissions only: the 0700 fixture is safe, the rest is reported loudly
         assert run(hostile, "read_file", str(golden / "fixture.json")).startswith("denied")
         assert any("exposed" in warning for warning in hostile.isolation.warnings)
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="namespaces need root")
+def test_worker_root_is_an_allowlist(hostile):
+    """No repository (so no .git), no home folder, no host-writable folder; the interpreter still runs."""
+    if not hostile.isolation.private_mounts:
+        pytest.skip("this host forbids private mount namespaces")
+    top_level = run(hostile, "list_directory", "/")
+    system_folders = {"dev", "etc", "lib", "lib32", "lib64", "proc", "sys", "tmp", "usr"}
+    leading_to_python = {Path(path).parts[1] for path in (sys.executable, *sys.path) if path.startswith("/")}
+
+    assert set(top_level) <= system_folders | leading_to_python, top_level
+    assert run(hostile, "list_directory", str(REPOSITORY)) in ([".venv"], "denied: FileNotFoundError")
+    for path in (REPOSITORY / ".git", REPOSITORY / "tests", REPOSITORY / "docs", Path("/run/lock"), Path("/home"),
+                 Path("/var/tmp")):
+        assert run(hostile, "list_directory", str(path)).startswith("denied"), path
+    assert run(hostile, "list_directory", "/etc") == ["ld.so.cache"]
+    python_folders = [sysconfig.get_paths()[name] for name in ("stdlib", "purelib", "platlib")]
+    everywhere = ["/", "/etc", "/usr/lib", "/dev", "/proc", "/tmp", "/dev/shm", *python_folders]
+    assert run(hostile, "writable_folders", everywhere) == ["/tmp", "/dev/shm"]
+    assert run(hostile, "run_program", ["git", "--version"]).startswith("failed")
+    assert run(hostile, "run_program", [sys.executable, "-c", "import torch; print(1 + 1)"]) == "exit 0: 2\n"
+
+
+def test_zygote_imports_the_grader_from_a_private_copy_outside_the_repository(hostile):
+    import_path = run(hostile, "import_path")
+    staged = [path for path in import_path if Path(path, "autograder", "worker.py").is_file()]
+
+    assert not any(Path(path).resolve() == REPOSITORY for path in import_path), import_path
+    assert len(staged) == 1 and not Path(staged[0]).resolve().is_relative_to(REPOSITORY)
+    assert (Path(staged[0]).stat().st_mode & 0o077) == 0, "only the grader's user may read the copy"
+    assert not list(Path(staged[0]).rglob("test_*.py")) and not (Path(staged[0]) / "autograder" / "fixtures").exists()
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="permissions protect nothing from the grader's own uid")

@@ -41,10 +41,8 @@ torchvision.ops.nms(torch.zeros(0, 4), torch.zeros(0), 0.5)
 print("setup.sh: torch", torch.__version__, "torchvision", torchvision.__version__)'
 
 # Sandboxed workers (another uid) must reach the interpreter, never the grader's
-# files: /autograder traversable (not listable), the bundle's folders private.
+# files: /autograder traversable (not listable), the whole bundle (dot-folders too) private.
 chmod a+x "$ROOT"
 chmod -R a+rX "$VENV"
-for folder in "$SOURCE"/*/; do
-    chmod -R go-rwx "$folder"
-done
+chmod -R go-rwx "$SOURCE"
 echo "setup.sh: grading environment ready in $VENV"

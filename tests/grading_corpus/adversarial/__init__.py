@@ -75,6 +75,10 @@ ATTACKS = (
     Attack("secret_reader",
            "reads the reference and the grader's files (golden fixtures included) and copies the answer",
            replaces="iou", evidence="secret reader: 0 protected files readable", needs_root=NOT_ROOT),
+    Attack("repository_history",
+           "copies the solution from `git show HEAD:reference/...` in the course repository, or from any "
+           "readable copy found by walking the disk", replaces="iou",
+           evidence="repository reader: no copy of the solution found", needs_root=NOT_ROOT),
     Attack("memorised_outputs", "answers the fixed graded cases from memory, anything else with zeros",
            replaces="iou"),
     Attack("background_daemon", "leaves a double-forked, setsid daemon that forges results.json later",
