@@ -10,10 +10,15 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
+from autograder.safe_transfer import nested_size
+
 # A hint looks at (actual, expected) and names a likely mistake, or None.
 Hint = Callable[[torch.Tensor, torch.Tensor], Optional[str]]
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+# Hints run only on values at most this many times the expected size (or HINT_MIN_SIZE elements).
+HINT_MAX_SIZE_FACTOR = 16
+HINT_MIN_SIZE = 4096
 
 
 class JudgeError(AssertionError):
@@ -85,6 +90,10 @@ def _check_values(what, actual, expected, atol, rtol, hints, equal_nan) -> None:
 
 
 def _first_hint(hints: Iterable[Hint], actual, expected) -> Optional[str]:
+    """The first hint's diagnosis; none for a value far larger than expected (hints may
+    call ``.tolist()`` or build pairwise matrices: their work must stay bounded)."""
+    if nested_size(actual.shape) > HINT_MAX_SIZE_FACTOR * max(nested_size(expected.shape), HINT_MIN_SIZE):
+        return None
     for hint in hints:
         try:
             found = hint(actual, expected)

@@ -1,7 +1,8 @@
 """Pickle-free encoding of plain values crossing the sandbox boundary.
 
 Allowed values: ``None``, ``bool``, ``int``, ``float``, ``str``, dense CPU
-tensors of common dtypes, and lists, tuples and dicts (``str``/``int`` keys)
+tensors of common dtypes with at most ``MAX_TENSOR_ELEMENTS`` elements (a
+zero-size dimension counting as 1), and lists, tuples and dicts (``str``/``int`` keys)
 of those.  Nothing else is representable, so decoding can never run code.
 
 Wire format::
@@ -31,6 +32,11 @@ _LENGTH = struct.Struct("<Q")
 MAX_DEPTH = 32
 MAX_ITEMS = 1_000_000
 MAX_TENSOR_DIMS = 16
+# The most elements a tensor may have, counting a zero-size dimension as 1: a
+# (10**9, 0) tensor is a few bytes on the wire but 10**9 lists once a hint
+# calls .tolist() on it.  The largest graded value (a backbone parameter) is
+# far below it.
+MAX_TENSOR_ELEMENTS = 1 << 24
 
 ALLOWED_DTYPES: dict[str, torch.dtype] = {
     "bool": torch.bool,
@@ -98,9 +104,18 @@ def _encode_tensor(tensor: torch.Tensor, path: str) -> tuple[bytes, dict]:
         raise TransferError(f"{path}: only dense tensors are allowed (got layout {tensor.layout}, device {tensor.device})")
     if tensor.dtype not in _DTYPE_NAMES:
         raise TransferError(f"{path}: tensor dtype {tensor.dtype} is not allowed")
+    if nested_size(tensor.shape) > MAX_TENSOR_ELEMENTS:
+        raise TransferError(f"{path}: a tensor of shape {tuple(tensor.shape)} is larger than the "
+                            f"{MAX_TENSOR_ELEMENTS} elements allowed")
     tensor = tensor.cpu().resolve_conj().resolve_neg().contiguous()
     blob = tensor.reshape(-1).view(torch.uint8).numpy().tobytes()
     return blob, {"dtype": _DTYPE_NAMES[tensor.dtype], "shape": list(tensor.shape), "nbytes": len(blob)}
+
+
+def nested_size(shape) -> int:
+    """Elements of a tensor of ``shape`` if every zero-size dimension had size 1: the size of
+    what ``.tolist()`` builds, and an upper bound of its element count."""
+    return math.prod(max(int(size), 1) for size in shape)
 
 
 def _type_name(value: object) -> str:
@@ -175,6 +190,8 @@ def _decode_tensor(entry, payload: memoryview, index: int) -> torch.Tensor:
         or any(type(size) is not int or size < 0 for size in shape)
     ):
         raise TransferError(f"tensor {index}: invalid shape {shape!r}")
+    if nested_size(shape) > MAX_TENSOR_ELEMENTS:
+        raise TransferError(f"tensor {index}: shape {shape} is larger than the {MAX_TENSOR_ELEMENTS} elements allowed")
     if type(offset) is not int or type(nbytes) is not int or offset < 0 or offset + nbytes > len(payload):
         raise TransferError(f"tensor {index}: byte range outside the data")
     itemsize = torch.empty((), dtype=dtype).element_size()

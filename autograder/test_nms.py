@@ -83,6 +83,10 @@ def test_nms_tied_scores_give_a_valid_greedy_result(student, case_rng):
     keep = student("nms", boxes, scores, 0.5)
     check_tensor("nms(boxes, scores, 0.5)", keep, keep.long() if isinstance(keep, torch.Tensor) else torch.zeros(0),
                  integer=True)
+    if keep.dim() != 1 or len(keep) > len(boxes) or (
+            keep.numel() and not 0 <= int(keep.min()) <= int(keep.max()) < len(boxes)):
+        fail("nms", f"must return a 1-D tensor of indices between 0 and {len(boxes) - 1}, "
+                    f"got shape {tuple(keep.shape)}")
     keep = keep.long().tolist()
     overlap = torchvision.ops.box_iou(boxes, boxes)
     if len(set(keep)) != len(keep):

@@ -426,6 +426,32 @@ def test_transfer_rejects_pickles_and_forged_headers():
         safe_transfer.decode(forged(deep))
 
 
+def test_transfer_bounds_what_a_tensor_can_expand_to():
+    """A (10**9, 0) tensor is a few bytes on the wire, and 10**9 lists once .tolist() runs on it."""
+    hollow = {"dtype": "float32", "shape": [10**9, 0], "offset": 0, "nbytes": 0}
+    raw = json.dumps({"value": {"tensor": 0}, "tensors": [hollow]}).encode()
+
+    with pytest.raises(safe_transfer.TransferError, match="larger than"):
+        safe_transfer.decode(safe_transfer.MAGIC + len(raw).to_bytes(8, "little") + raw)
+    with pytest.raises(safe_transfer.TransferError, match=r"result\['keep'\].*larger than"):
+        safe_transfer.encode({"keep": torch.empty(10**9, 0)})
+    largest = torch.zeros(safe_transfer.MAX_TENSOR_ELEMENTS, dtype=torch.bool)
+    assert torch.equal(safe_transfer.decode(safe_transfer.encode(largest)), largest)
+
+
+def test_hints_never_run_on_values_far_larger_than_expected():
+    from autograder.judge import JudgeError, check_tensor
+
+    seen = []
+    hint = lambda actual, expected: seen.append(actual.shape) or "a hint"  # noqa: E731
+    with pytest.raises(JudgeError) as far_larger:
+        check_tensor("nms(...)", torch.empty(10**6, 0, dtype=torch.long), torch.arange(3), integer=True, hints=[hint])
+    with pytest.raises(JudgeError, match="a hint"):
+        check_tensor("nms(...)", torch.arange(5), torch.arange(3), integer=True, hints=[hint])
+
+    assert "a hint" not in str(far_larger.value) and seen == [torch.Size([5])]
+
+
 # ------------------------------------------------------------------ non-root
 NON_ROOT_SCRIPT = textwrap.dedent('''\
     import json, sys, torch
