@@ -45,6 +45,7 @@ from pathlib import Path
 from autograder.errors import SubmissionFormatError
 from autograder.layout import COMMON_MODULE, DETECTOR_MODULE, GRADED_DEFINITIONS, PROVIDED_HELPERS, SUBMISSION_MODULES
 from autograder.student_traceback import NOTEBOOK_MARKER
+from autograder.untrusted_text import one_line
 
 PYTHON_BODY_CELL_MAGICS = ("%%time", "%%capture")
 CONSTANT_CALLS = frozenset({
@@ -141,7 +142,7 @@ def _code_cells(notebook_path: Path) -> list[tuple[int, str]]:
     try:
         notebook = nbformat.read(str(notebook_path), as_version=4)
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds
-        raise SubmissionFormatError(f"{notebook_path.name} is not a valid Jupyter notebook ({error}).") from None
+        raise SubmissionFormatError(f"{one_line(notebook_path.name)} is not a valid Jupyter notebook ({one_line(error, 300)}).") from None
     code = [cell for cell in notebook.cells if cell.get("cell_type") == "code"]
     return [(number, str(cell.get("source", ""))) for number, cell in enumerate(code, start=1)]
 
@@ -250,7 +251,9 @@ def _closure(roots: tuple[str, ...], bindings: dict[str, Binding]) -> set[str]:
 
 
 def _global_references(names: set[str], bindings: dict[str, Binding]) -> set[str]:
-    return {mentioned for name in names for mentioned in _global_names(bindings[name])}
+    """Names the bindings of ``names`` refer to (each binding parsed once, however many names it binds)."""
+    unique = {bindings[name].position: bindings[name] for name in names}.values()
+    return {mentioned for binding in unique for mentioned in _global_names(binding)}
 
 
 def _definition_time_names(node: ast.stmt) -> set[str]:

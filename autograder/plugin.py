@@ -33,12 +33,13 @@ from pathlib import Path
 import pytest
 
 import autograder
+from autograder.bounded_normalization import normalize_upload
 from autograder.errors import SandboxError, SubmissionError, SubmissionFormatError
 from autograder.layout import KNOWN_NAMES
 from autograder.results import VISIBILITIES, TestResult, results_document, score_table, write_results
 from autograder.sandbox import Sandbox
 from autograder.stages import DEFAULT_STAGE, STAGE_NAMES
-from autograder.submission import NormalizedSubmission, normalize_submission
+from autograder.submission import NormalizedSubmission
 
 __all__ = [
     "pytest_addoption", "pytest_configure", "pytest_sessionstart", "pytest_collection_modifyitems",
@@ -100,9 +101,12 @@ class GradingSession:
         """Normalise the submission and start its sandbox (the zygote warms up meanwhile)."""
         self._workdir = tempfile.mkdtemp(prefix="autograder-submission-")
         try:
-            self.submission = normalize_submission(self.submission_path, Path(self._workdir))
+            self.submission = normalize_upload(self.submission_path, Path(self._workdir))
         except SubmissionFormatError as error:
             self.submission_error = error
+            return
+        except SandboxError as error:  # the grader's own failure: staff must look
+            self.sandbox_error = error
             return
         protected = list(PROTECTED_DIRS) + self.extra_protected
         protected += [self.results_path.parent] if self.results_path else []
@@ -117,6 +121,11 @@ class GradingSession:
         if self.sandbox_error is not None:
             raise self.sandbox_error
         return self._sandbox
+
+    def start_test(self, tags: tuple[str, ...], counted: bool) -> None:
+        """The sandbox's calls from now on belong to a test tagged ``tags`` (``call_budget``)."""
+        if self._sandbox is not None:
+            self._sandbox.budget.start_test(tags, counted)
 
     def record(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
         result = self.tests.get(item.nodeid)
@@ -237,6 +246,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         config.hook.pytest_deselected(items=deselected)
     items[:] = sorted(selected, key=_stage_index)  # stage by stage, in STAGES order (stable within a stage)
     grading.tests = {item.nodeid: grading.tests[item.nodeid] for item in items}  # results.json in that order too
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Charge the test's sandbox calls to its definitions (the unit stage's time budget)."""
+    grading = item.config.stash[_SESSION]
+    result = grading.tests.get(item.nodeid)
+    if result is not None:
+        grading.start_test(result.tags, counted=_stage_index(item) == STAGE_NAMES.index(DEFAULT_STAGE))
 
 
 @pytest.hookimpl(wrapper=True)

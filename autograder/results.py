@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 from pathlib import Path
 
+from autograder.untrusted_text import multi_line
+
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 MAX_TEST_OUTPUT_CHARS = 4000
 MAX_OUTPUT_CHARS = 20_000
@@ -51,7 +53,7 @@ class TestResult:
             "score": self.score,
             "max_score": self.max_score,
             "status": self.status,
-            "output": cap(self.output, MAX_TEST_OUTPUT_CHARS),
+            "output": cap(multi_line(self.output), MAX_TEST_OUTPUT_CHARS),
             "visibility": self.visibility,
             "tags": list(self.tags),
         }
@@ -67,7 +69,7 @@ def results_document(tests: list[TestResult], output: str, execution_time: float
     return {
         "score": round(sum(test.score for test in tests), SCORE_DECIMALS),
         "execution_time": round(execution_time, 2),
-        "output": cap(output, MAX_OUTPUT_CHARS),
+        "output": cap(multi_line(output), MAX_OUTPUT_CHARS),
         "tests": [test.to_json() for test in tests],
     }
 

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from autograder import control_channel, safe_transfer, staged_package
+from autograder.call_budget import CallBudget
 from autograder.confinement import Limits
 from autograder.errors import (
     ERROR_CLASS_BY_KIND,
@@ -44,6 +45,7 @@ from autograder.errors import (
     Timeout,
 )
 from autograder.layout import SUBMISSION_FILES
+from autograder.untrusted_text import multi_line
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MEMORY_MB = 4096
@@ -65,7 +67,6 @@ MAX_MESSAGE_CHARS = 4000
 SELF_CHECK_PROBE = "self_check.exposed_files"
 _PROBE_NAME_RE = re.compile(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$")
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{6,}")
-_CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class Sandbox:
         self._failed_starts = 0
         self._isolation: Isolation | None = None
         self._closed = False
+        self.budget = CallBudget()  # counts nothing until told which test runs (the pytest plugin)
         self._start_zygote()
 
     # ------------------------------------------------------------------ API
@@ -139,13 +141,23 @@ class Sandbox:
         """Run probe ``"module.function"`` with ``kwargs`` in a fresh worker.
 
         Returns the probe's dict (tensors, numbers, strings, None, containers).
-        Raises a ``SubmissionError`` subclass when the student's code fails,
+        Raises a ``SubmissionError`` subclass when the student's code fails
+        (``Timeout`` at once when ``budget`` says the call must not run),
         ``SandboxError`` when the grader does, ``TypeError`` for arguments
         that cannot be sent.  ``probe`` and ``timeout_s`` cannot be probe
         argument names.
         """
         self.isolation  # noqa: B018 - start-up check before the first graded call
-        return self._call(probe, kwargs, self.timeout_s if timeout_s is None else timeout_s)
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        self.budget.before_call()
+        started, timed_out = time.monotonic(), False
+        try:
+            return self._call(probe, kwargs, limit)
+        except Timeout:
+            timed_out = True
+            raise
+        finally:
+            self.budget.after_call(time.monotonic() - started, limit, timed_out)
 
     @property
     def isolation(self) -> Isolation:
@@ -486,11 +498,11 @@ def _signal_error(number: int, cpu_exhausted: bool, memory_mb: int, crash_output
 def _output_excerpt(tail: bytes) -> str:
     if not tail.strip():
         return ""
-    lines = tail.decode(errors="replace").splitlines()[-OUTPUT_TAIL_LINES:]
-    return "\nLast output before that:\n" + clean_message("\n".join(lines))
+    lines = multi_line(tail.decode(errors="replace")).splitlines()[-OUTPUT_TAIL_LINES:]
+    return "\nLast output before that:\n" + clean_message("\n".join("  " + line for line in lines))  # none the grader's
 
 
 def clean_message(text: str) -> str:
-    """Student-facing text: no control characters or memory addresses, bounded length."""
-    text = _ADDRESS_RE.sub("0x…", _CONTROL_CHARS_RE.sub("", text))
+    """Student-facing text: no escape sequences, control characters or memory addresses, bounded length."""
+    text = _ADDRESS_RE.sub("0x…", multi_line(text))
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 15] + "\n… (truncated)"

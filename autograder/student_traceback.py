@@ -14,7 +14,10 @@ import linecache
 import re
 import traceback
 
+from autograder.untrusted_text import multi_line
+
 MAX_FRAMES = 6
+CONTINUATION_INDENT = "    "
 NOTEBOOK_MARKER = "# notebook code cell {cell}, line {line}"
 _NOTEBOOK_MARKER_RE = re.compile(r"^# notebook code cell (\d+), line (\d+)$")
 _LIBRARY_ROOT_RE = re.compile(r"^.*/(?:site-packages|dist-packages|lib/python3\.\d+)/")
@@ -77,8 +80,12 @@ def innermost_student_frame(error: BaseException, submission_dir: str) -> traceb
 
 
 def exception_line(error: BaseException, submission_dir: str) -> str:
-    """``TypeError: ...`` (with file, line and caret for a ``SyntaxError``)."""
+    """``TypeError: ...`` (with file, line and caret for a ``SyntaxError``); a message's later
+    lines are indented, so that none can pass for a line of the grader's own."""
     text = "".join(traceback.format_exception_only(type(error), error)).rstrip()
+    if not isinstance(error, SyntaxError):
+        first, *more = multi_line(text).split("\n")
+        text = "\n".join([first] + [CONTINUATION_INDENT + line for line in more])
     return relativize(text, submission_dir)
 
 

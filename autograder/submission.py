@@ -19,6 +19,7 @@ from pathlib import Path
 from autograder.errors import SubmissionFormatError
 from autograder.layout import DETECTOR_MODULE, SUBMISSION_FILES
 from autograder.notebook_export import export_notebook
+from autograder.untrusted_text import one_line
 from autograder.zip_extract import IGNORED_PARTS, extract_zip
 
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
@@ -43,7 +44,7 @@ def normalize_submission(upload: Path, workdir: Path) -> NormalizedSubmission:
     target = workdir / "submission"
     target.mkdir()
     if upload.is_symlink() or not upload.exists():
-        raise SubmissionFormatError(f"No submission found at {upload.name!r}.")
+        raise SubmissionFormatError(f"No submission found at {one_line(upload.name)!r}.")
     if upload.is_dir():
         return _from_folder(upload, target, "folder")
     suffix = upload.suffix.lower()
@@ -51,11 +52,11 @@ def normalize_submission(upload: Path, workdir: Path) -> NormalizedSubmission:
         extracted = workdir / "extracted"
         extracted.mkdir()
         extract_zip(upload, extracted)
-        return _from_folder(extracted, target, f"zip file {upload.name}")
+        return _from_folder(extracted, target, f"zip file {one_line(upload.name)}")
     if suffix == ".ipynb":
-        return _from_notebook(upload, target, f"notebook {upload.name}")
+        return _from_notebook(upload, target, f"notebook {one_line(upload.name)}")
     raise SubmissionFormatError(
-        f"Cannot grade {upload.name!r}: submit common.py and two_stage_detector.py, one .ipynb notebook, "
+        f"Cannot grade {one_line(upload.name)!r}: submit common.py and two_stage_detector.py, one .ipynb notebook, "
         "or a .zip of either."
     )
 
@@ -71,21 +72,21 @@ def _from_folder(folder: Path, target: Path, origin: str) -> NormalizedSubmissio
         depth = len(pairs[0].relative_to(folder).parts)
         tied = [p for p in pairs if len(p.relative_to(folder).parts) == depth]
         if len(tied) > 1:
-            listed = ", ".join(f"{p.relative_to(folder)}/" for p in tied)
+            listed = ", ".join(f"{one_line(p.relative_to(folder))}/" for p in tied)
             raise SubmissionFormatError(f"Several folders hold {SUBMISSION_FILES[0]} and {SUBMISSION_FILES[1]} "
                                         f"({listed}); submit only one.")
         for name in SUBMISSION_FILES:
             _copy_source(pairs[0] / name, target / name)
         where = pairs[0].relative_to(folder)
-        inside = f" (folder {where}/)" if where.parts else ""
+        inside = f" (folder {one_line(where)}/)" if where.parts else ""
         return NormalizedSubmission(target, f"{origin}{inside}: {', '.join(SUBMISSION_FILES)}")
     notebooks = [path for path in files if path.suffix.lower() == ".ipynb"]
     preferred = [path for path in notebooks if path.name.lower() == PREFERRED_NOTEBOOK]
     if len(notebooks) == 1 or len(preferred) == 1:
         notebook = (preferred or notebooks)[0]
-        return _from_notebook(notebook, target, f"{origin}: notebook {notebook.relative_to(folder)}")
+        return _from_notebook(notebook, target, f"{origin}: notebook {one_line(notebook.relative_to(folder))}")
     if notebooks:
-        listed = ", ".join(str(path.relative_to(folder)) for path in notebooks[:MAX_FILES_LISTED])
+        listed = ", ".join(one_line(path.relative_to(folder)) for path in notebooks[:MAX_FILES_LISTED])
         raise SubmissionFormatError(f"Found several notebooks ({listed}) and no {SUBMISSION_FILES[0]} + "
                                     f"{SUBMISSION_FILES[1]}; submit one notebook named {PREFERRED_NOTEBOOK}.")
     raise SubmissionFormatError(_nothing_found_message(files, folder))
@@ -93,7 +94,7 @@ def _from_folder(folder: Path, target: Path, origin: str) -> NormalizedSubmissio
 
 def _from_notebook(notebook: Path, target: Path, description: str) -> NormalizedSubmission:
     if notebook.stat().st_size > 64 * MAX_SOURCE_BYTES:
-        raise SubmissionFormatError(f"{notebook.name} is too large; clear its outputs and submit again.")
+        raise SubmissionFormatError(f"{one_line(notebook.name)} is too large; clear its outputs and submit again.")
     exported = export_notebook(notebook)
     for name, source in exported.files.items():
         (target / name).write_text(source)
@@ -124,7 +125,7 @@ def _copy_source(source: Path, destination: Path) -> None:
 
 
 def _nothing_found_message(files: list[Path], folder: Path) -> str:
-    names = [str(path.relative_to(folder)) for path in files]
+    names = [one_line(path.relative_to(folder)) for path in files]
     message = (f"No submission found: expected {SUBMISSION_FILES[0]} and {SUBMISSION_FILES[1]} "
                "(or one .ipynb notebook).")
     present = {path.name for path in files}
@@ -137,7 +138,7 @@ def _nothing_found_message(files: list[Path], folder: Path) -> str:
         lookalikes = {path.name for path in files if path.name.lower() == expected.lower()}
         lookalikes |= set(difflib.get_close_matches(expected, sorted(present), n=3, cutoff=0.6))
         if lookalikes:
-            message += f" Rename {', '.join(sorted(lookalikes))} to exactly {expected}."
+            message += f" Rename {', '.join(one_line(name) for name in sorted(lookalikes))} to exactly {expected}."
     if names:
         shown = ", ".join(names[:MAX_FILES_LISTED]) + (" ..." if len(names) > MAX_FILES_LISTED else "")
         message += f" Files found: {shown}."

@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from autograder.errors import SubmissionFormatError
+from autograder.untrusted_text import one_line
 
 MAX_ENTRIES = 500
 MAX_TOTAL_BYTES = 100 * 1024 * 1024
@@ -28,10 +29,10 @@ def extract_zip(archive: Path, destination: Path) -> None:
         with zipfile.ZipFile(archive) as bundle:
             entries = bundle.infolist()
             if len(entries) > MAX_ENTRIES:
-                raise SubmissionFormatError(f"{archive.name} has {len(entries)} entries; at most {MAX_ENTRIES} are allowed.")
+                raise SubmissionFormatError(f"{one_line(archive.name)} has {len(entries)} entries; at most {MAX_ENTRIES} are allowed.")
             budget = [MAX_TOTAL_BYTES]
             for entry in entries:
-                relative = _safe_relative_path(entry, archive.name)
+                relative = _safe_relative_path(entry, one_line(archive.name))
                 if relative is None:
                     continue
                 target = destination.joinpath(*relative.parts)
@@ -39,9 +40,9 @@ def extract_zip(archive: Path, destination: Path) -> None:
                     target.mkdir(parents=True, exist_ok=True)
                 else:
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    _extract_file(bundle, entry, target, budget, archive.name)
+                    _extract_file(bundle, entry, target, budget, one_line(archive.name))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError, zlib.error, OSError) as error:
-        raise SubmissionFormatError(f"{archive.name} is not a valid zip file ({error}).") from None
+        raise SubmissionFormatError(f"{one_line(archive.name)} is not a valid zip file ({one_line(error, 300)}).") from None
 
 
 def _safe_relative_path(entry: zipfile.ZipInfo, archive_name: str) -> PurePosixPath | None:
@@ -49,11 +50,11 @@ def _safe_relative_path(entry: zipfile.ZipInfo, archive_name: str) -> PurePosixP
     name = entry.filename.replace("\\", "/")
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        raise SubmissionFormatError(f"{archive_name} contains the unsafe path {entry.filename!r}.")
+        raise SubmissionFormatError(f"{archive_name} contains the unsafe path {one_line(entry.filename)!r}.")
     if stat.S_ISLNK(entry.external_attr >> 16):
-        raise SubmissionFormatError(f"{archive_name} contains a symbolic link ({entry.filename}); include real files.")
+        raise SubmissionFormatError(f"{archive_name} contains a symbolic link ({one_line(entry.filename)}); include real files.")
     if entry.flag_bits & 0x1:
-        raise SubmissionFormatError(f"{archive_name} is encrypted ({entry.filename}); upload an unencrypted zip.")
+        raise SubmissionFormatError(f"{archive_name} is encrypted ({one_line(entry.filename)}); upload an unencrypted zip.")
     parts = [part for part in path.parts if part not in ("", ".")]
     if not parts or any(part in IGNORED_PARTS or part.startswith("._") for part in parts):
         return None

@@ -27,12 +27,13 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from grading_corpus.adversarial import ATTACKS, ATTACKS_BY_NAME, ATTACKS_DIR, Attack
+from grading_corpus.adversarial import ATTACKS, ATTACKS_BY_NAME, ATTACKS_DIR, FAKE_VERDICT, Attack
 from grading_corpus.plausible_bugs import (
     BUGS,
     BUGS_BY_NAME,
@@ -175,6 +176,13 @@ class Corpus:
             sources = self._attack_sources(ATTACKS_BY_NAME[name], workspace)
         else:
             raise ValueError(key)
+        zip_folder = ATTACKS_BY_NAME[name].zip_folder if kind == "attack" else None
+        if zip_folder is not None:
+            upload = workspace / "submission.zip"
+            with zipfile.ZipFile(upload, "w") as archive:
+                for file_name, text in sources.items():
+                    archive.writestr(f"{zip_folder}/{file_name}", text)
+            return grade(upload, workspace)
         folder = write_submission(workspace / "submission", sources)
         return grade(folder, workspace)
 
@@ -461,6 +469,16 @@ def test_attack_leaves_nothing_behind(corpus, attack):
     assert not Path(f"/tmp/{token}-pwned").exists()
     assert living_processes_named(token) == []
     assert "forged" not in grading.results["output"] and grading.results["score"] < 1000
+
+
+@pytest.mark.parametrize("attack", corpus_params("test_attack_text_cannot_forge_results_text", SELECTED_ATTACKS))
+def test_attack_text_cannot_forge_results_text(corpus, attack):
+    """No escape sequence or invisible character, and no line of the results that is the fake verdict."""
+    grading = corpus.get(f"attack:{attack.name}")
+    texts = [grading.results["output"]] + [test["output"] for test in grading.tests()]
+
+    assert not [text for text in texts if re.search(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029\u202a-\u202e]", text)]
+    assert not [line for text in texts for line in text.splitlines() if line.startswith(FAKE_VERDICT)]
 
 
 @pytest.mark.parametrize("attack", corpus_params(

@@ -299,3 +299,34 @@ def test_corrupt_zip(tmp_path):
 
     with pytest.raises(SubmissionFormatError, match="not a valid zip file"):
         normalize(tmp_path / "broken.zip", tmp_path)
+
+
+# ------------------------------------------------------------ bounded normalisation
+def test_normalisation_in_a_child_process_gives_the_same_submission(tmp_path):
+    from autograder.bounded_normalization import normalize_upload
+
+    upload = make_zip(tmp_path / "upload.zip", {"hw/common.py": COMMON, "hw/two_stage_detector.py": DETECTOR})
+    (tmp_path / "direct").mkdir()
+    (tmp_path / "child").mkdir()
+
+    direct = normalize_submission(upload, tmp_path / "direct")
+    child = normalize_upload(upload, tmp_path / "child")
+
+    assert child.description == direct.description and child.notes == direct.notes
+    assert (child.root / "two_stage_detector.py").read_text() == DETECTOR
+    with pytest.raises(SubmissionFormatError, match="No submission found"):
+        (tmp_path / "empty").mkdir()
+        normalize_upload(make_zip(tmp_path / "empty.zip", {"notes.txt": "hi"}), tmp_path / "empty")
+
+
+def test_an_upload_too_costly_to_normalise_is_refused_within_the_limit(tmp_path, monkeypatch):
+    """One assignment of 60,000 names: the exporter once re-parsed it once per name (hours)."""
+    from autograder import bounded_normalization
+
+    names = " = ".join(f"a{i}" for i in range(60_000))
+    path = notebook(tmp_path / "two_stage_detector.ipynb", f"{names} = 0\n\ndef iou(boxes1, boxes2):\n    return a0\n")
+    monkeypatch.setattr(bounded_normalization, "WALL_LIMIT_S", 1.0)
+    (tmp_path / "work").mkdir()
+
+    with pytest.raises(SubmissionFormatError, match=r"needed more than the 60 s or 2048 MiB"):
+        bounded_normalization.normalize_upload(path, tmp_path / "work")

@@ -30,6 +30,7 @@ from pathlib import Path
 ATTACKS_DIR = Path(__file__).resolve().parent
 NOT_ROOT = ("not root: workers run as the grader's own user, who can read and write the grader's files "
             "(autograder/README.md, Isolation)")
+FAKE_VERDICT = "All tests passed. Score: 100/100"  # what spoofed_text tries to show as a line of its own
 PLACEHOLDERS = ("@OUTPUT_DIR@", "@OUTPUT_PARENT@", "@GRADER_CWD@", "@REPOSITORY@", "@TOKEN@")
 
 
@@ -40,6 +41,7 @@ class Attack:
     replaces: str | None  # the graded definition the attack redefines; None: it strikes at import time
     evidence: str | None = None  # case-insensitive text expected in the feedback of the attacked tests
     needs_root: str = ""  # why the sandbox can only stop this attack when the grader runs as root
+    zip_folder: str | None = None  # upload the submission as a zip holding this folder (its name is hostile too)
 
     @property
     def source(self) -> str:
@@ -50,7 +52,7 @@ class Attack:
         text = self.source
         for placeholder in PLACEHOLDERS:
             text = text.replace(placeholder, values[placeholder])
-        return text
+        return text.replace("@FAKE_VERDICT@", FAKE_VERDICT)
 
 
 ATTACKS = (
@@ -90,6 +92,14 @@ ATTACKS = (
     Attack("reduce_object_output", "returns an object with a __reduce__ exploit", replaces="iou",
            evidence="cannot accept"),
     Attack("huge_tensor_output", "returns a 100 MB tensor", replaces="iou", evidence="larger than"),
+    Attack("hollow_tensor_output", "returns a (10**9, 0) tensor: a few bytes, 10**9 lists once .tolist() runs",
+           replaces="iou", evidence="larger than"),
+    Attack("slow_under_the_limit", "every call sleeps just under its time limit, to make the grade last for hours",
+           replaces="iou", evidence="remaining tests are not run"),
+    Attack("spoofed_text",
+           "forges the verdict with newlines, ANSI escapes and a line separator in its exception message and in "
+           "the name of the zip's folder", replaces="iou", evidence="spoofed text",
+           zip_folder=f"work\n{FAKE_VERDICT}\x1b[32m\u202e"),
     Attack("nan_output", "returns a NaN-filled tensor of the right shape", replaces="iou", evidence="nan"),
     Attack("blames_the_grader", "makes its own exception look like a failure of the grader", replaces="iou"),
     Attack("forged_result_pipe", "writes a hostile report (impossible tensor shape) into the result pipe",
