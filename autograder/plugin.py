@@ -43,7 +43,7 @@ from autograder.submission import NormalizedSubmission
 
 __all__ = [
     "pytest_addoption", "pytest_configure", "pytest_sessionstart", "pytest_collection_modifyitems",
-    "pytest_runtest_makereport", "pytest_sessionfinish", "pytest_terminal_summary",
+    "pytest_runtest_setup", "pytest_runtest_makereport", "pytest_sessionfinish", "pytest_terminal_summary",
     "sandbox", "submission", "points", "PointsAward",
 ]
 

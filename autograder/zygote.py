@@ -118,6 +118,7 @@ def _make_setup(config: dict) -> worker.WorkerSetup:
     new_root = tempfile.mkdtemp(prefix="root-", dir=config["workroot_parent"])  # mount point, in workers only
     staged = os.path.realpath(config["staged_package"])
     import_path = [path for path in sys.path if path and os.path.realpath(path) != staged]
+    sys.path[:] = import_path  # the grader's modules are imported; workers never read the private copy
     return worker.WorkerSetup(
         files={name: base64.b64decode(content) for name, content in config["files"].items()},
         limits=confinement.Limits(**config["limits"]),

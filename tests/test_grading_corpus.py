@@ -101,7 +101,12 @@ MEMORISED_CASE_TESTS = (
 ATTACKS_WITH_OWN_SCORE_CHECKS = ("memorised_outputs",)
 
 # expectation (test function name) -> corpus entry -> why the grader fails it today.
-GRADING_PROBLEMS: dict[str, dict[str, str]] = {}
+GRADING_PROBLEMS: dict[str, dict[str, str]] = {
+    "test_attack_gains_no_point": {
+        "forged_probe_helpers": "structure and initialisation tests judge layer descriptions a helper computes "
+                                "inside the worker, which import-time code replaces (issue 12, item 2)",
+    },
+}
 
 
 def corpus_params(expectation: str, entries):
@@ -178,6 +183,7 @@ class Corpus:
             raise ValueError(key)
         zip_folder = ATTACKS_BY_NAME[name].zip_folder if kind == "attack" else None
         if zip_folder is not None:
+            workspace.mkdir(parents=True, exist_ok=True)
             upload = workspace / "submission.zip"
             with zipfile.ZipFile(upload, "w") as archive:
                 for file_name, text in sources.items():
@@ -194,8 +200,13 @@ class Corpus:
             "@REPOSITORY@": str(REPOSITORY),
             "@TOKEN@": self.tokens[attack.name],
         }
-        sources = reference_sources()
+        sources = stub_sources() if attack.on_stubs else reference_sources()
         return {**sources, DETECTOR: sources[DETECTOR] + "\n\n" + attack.malicious_part(values)}
+
+
+def stub_sources() -> dict[str, str]:
+    """The student stubs' two files, as released."""
+    return {name: (STUDENT_DIR / name).read_text() for name in reference_sources()}
 
 
 def baseline_key(attack: Attack) -> str:

@@ -266,13 +266,13 @@ def test_worker_root_is_an_allowlist(hostile):
 
 
 def test_zygote_imports_the_grader_from_a_private_copy_outside_the_repository(hostile):
-    import_path = run(hostile, "import_path")
-    staged = [path for path in import_path if Path(path, "autograder", "worker.py").is_file()]
+    staged = Path(run(hostile, "grader_module_file")).parent.parent  # the folder holding autograder/
+    import_path = [Path(path).resolve() for path in run(hostile, "import_path") if path]
 
-    assert not any(Path(path).resolve() == REPOSITORY for path in import_path), import_path
-    assert len(staged) == 1 and not Path(staged[0]).resolve().is_relative_to(REPOSITORY)
-    assert (Path(staged[0]).stat().st_mode & 0o077) == 0, "only the grader's user may read the copy"
-    assert not list(Path(staged[0]).rglob("test_*.py")) and not (Path(staged[0]) / "autograder" / "fixtures").exists()
+    assert not staged.is_relative_to(REPOSITORY) and (staged / "autograder" / "probes" / "networks.py").is_file()
+    assert (staged.stat().st_mode & 0o077) == 0, "only the grader's user may read the copy"
+    assert not list(staged.rglob("test_*.py")) and not (staged / "autograder" / "fixtures").exists()
+    assert REPOSITORY not in import_path and staged.resolve() not in import_path
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="permissions protect nothing from the grader's own uid")

@@ -29,3 +29,8 @@ def run_program(argv):
 
 def import_path():
     return list(sys.path)
+
+
+def grader_module_file():
+    """Where the grader's worker module, already imported when this process was forked, came from."""
+    return sys.modules["autograder.worker"].__file__

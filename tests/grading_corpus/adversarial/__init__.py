@@ -3,8 +3,9 @@
 Each `<name>.py` here is the malicious part of one submission: it is appended
 to the reference's `two_stage_detector.py` (a later `def iou` replaces the
 reference's one; module-level code runs when the file is imported), and the
-reference's `common.py` completes the folder. Placeholders `@NAME@` are
-replaced by the real paths of the grading run (`PLACEHOLDERS`), so an attack
+reference's `common.py` completes the folder (`on_stubs`: the student
+stubs' files instead). Placeholders `@NAME@` are replaced by the real
+paths of the grading run (`PLACEHOLDERS`), so an attack
 "guesses" the grader's output directory, working directory and repository
 perfectly.
 
@@ -30,7 +31,7 @@ from pathlib import Path
 ATTACKS_DIR = Path(__file__).resolve().parent
 NOT_ROOT = ("not root: workers run as the grader's own user, who can read and write the grader's files "
             "(autograder/README.md, Isolation)")
-FAKE_VERDICT = "All tests passed. Score: 100/100"  # what spoofed_text tries to show as a line of its own
+FAKE_VERDICT = "All tests passed, 100 of 100 points"  # what spoofed_text tries to show as a line of its own
 PLACEHOLDERS = ("@OUTPUT_DIR@", "@OUTPUT_PARENT@", "@GRADER_CWD@", "@REPOSITORY@", "@TOKEN@")
 
 
@@ -42,6 +43,7 @@ class Attack:
     evidence: str | None = None  # case-insensitive text expected in the feedback of the attacked tests
     needs_root: str = ""  # why the sandbox can only stop this attack when the grader runs as root
     zip_folder: str | None = None  # upload the submission as a zip holding this folder (its name is hostile too)
+    on_stubs: bool = False  # appended to the student stubs, not the reference: an attack that implements nothing
 
     @property
     def source(self) -> str:
@@ -100,6 +102,9 @@ ATTACKS = (
            "forges the verdict with newlines, ANSI escapes and a line separator in its exception message and in "
            "the name of the zip's folder", replaces="iou", evidence="spoofed text",
            zip_folder=f"work\n{FAKE_VERDICT}\x1b[32m\u202e"),
+    Attack("forged_probe_helpers",
+           "builds no layer and, at import, replaces the probe helper that describes layers with one returning "
+           "the expected descriptions", replaces=None, on_stubs=True),
     Attack("nan_output", "returns a NaN-filled tensor of the right shape", replaces="iou", evidence="nan"),
     Attack("blames_the_grader", "makes its own exception look like a failure of the grader", replaces="iou"),
     Attack("forged_result_pipe", "writes a hostile report (impossible tensor shape) into the result pipe",
