@@ -43,7 +43,7 @@ from autograder.submission import NormalizedSubmission, normalize_submission
 __all__ = [
     "pytest_addoption", "pytest_configure", "pytest_sessionstart", "pytest_collection_modifyitems",
     "pytest_runtest_makereport", "pytest_sessionfinish", "pytest_terminal_summary",
-    "sandbox", "submission", "points", "PointsAward",
+    "sandbox", "submission", "staff_notes", "points", "PointsAward",
 ]
 
 AUTOGRADER_DIR = Path(autograder.__file__).resolve().parent
@@ -84,6 +84,7 @@ class GradingSession:
         self.stages = stages
         self.extra_protected = extra_protected
         self.isolation_warnings: tuple[str, ...] = ()
+        self.staff_notes: list[str] = []  # measurements for staff (machine speed): terminal only, never results.json
         self.started = time.monotonic()
         self.tests: dict[str, TestResult] = {}
         self.grader_failures: list[str] = []
@@ -261,6 +262,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"GRADER FAILURE: {failure}", red=True)
     for warning in grading.isolation_warnings:
         terminalreporter.write_line(warning, red=True)
+    for note in grading.staff_notes:
+        terminalreporter.write_line(f"staff: {note}")
     if grading.results_path is not None:
         terminalreporter.write_line(f"results: {grading.results_path}")
 
@@ -277,6 +280,12 @@ def submission(request: pytest.FixtureRequest) -> NormalizedSubmission:
 @pytest.fixture(scope="session")
 def sandbox(request: pytest.FixtureRequest) -> Sandbox:
     return request.config.stash[_SESSION].sandbox()
+
+
+@pytest.fixture(scope="session")
+def staff_notes(request: pytest.FixtureRequest) -> list[str]:
+    """Lines for the staff's terminal output, never for the student's results."""
+    return request.config.stash[_SESSION].staff_notes
 
 
 @pytest.fixture
