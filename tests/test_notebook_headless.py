@@ -15,52 +15,24 @@ import pytest
 from data_scripts.release import layout
 from data_scripts.release.kernel import execute_notebook
 from data_scripts.release.parameters import inject_parameters
-from data_scripts.release.pipeline import run_pipeline
+from data_scripts.student_environment import (
+    CELL_TIMEOUT_S,
+    FULL_ITERS,
+    KERNEL_ENV,
+    NUM_VAL,
+    headless_parameters,
+    run_solution_notebook,
+)
 from data_scripts.synthetic_dataset import make_synthetic_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-CELL_TIMEOUT_S = 300
-NUM_TRAIN, NUM_VAL = 8, 4
-FULL_ITERS = 4
-KERNEL_ENV = {
-    "DETECTOR_BACKBONE_WEIGHTS": "random",  # no ImageNet download attempt
-    "OMP_NUM_THREADS": "1",  # a small shared machine: threads mostly spin
-    # Jupyter's inline backend (ipykernel's default; the test process's Agg
-    # must not leak into the kernel): figures become cell outputs.
-    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-}
-
-
-def headless_parameters(data_dir: Path, output_dir: Path) -> dict:
-    return {
-        "COURSE_DIR": str(ROOT / "student"),
-        "DATA_DIR": str(data_dir),
-        "DOWNLOAD": False,
-        "OUTPUT_DIR": str(output_dir),
-        "DEVICE": "cpu",
-        "NUM_WORKERS": 0,
-        "IMAGE_SIZE": 64,
-        "BATCH_SIZE": 2,
-        "OVERFIT_BATCHES": 2,
-        "OVERFIT_FPN_CHANNELS": 16,
-        "RPN_OVERFIT_ITERS": 3,
-        "DETECTOR_OVERFIT_ITERS": 3,
-        "FULL_FPN_CHANNELS": 16,
-        "FULL_ITERS": FULL_ITERS,
-        "VAL_SUBSET_SIZE": 2,
-    }
 
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     """The solution notebook after a headless run, and its output folder."""
     work = tmp_path_factory.mktemp("headless")
-    data_dir = make_synthetic_dataset(work / "data", num_train=NUM_TRAIN, num_val=NUM_VAL, seed=0)
-    output_dir = work / "outputs"
-    solution = run_pipeline(ROOT).build[layout.SOLUTION_NOTEBOOK].decode("utf-8")
-    notebook = inject_parameters(nbformat.reads(solution, as_version=4), headless_parameters(data_dir, output_dir))
-    execute_notebook(notebook, cwd=work, env=KERNEL_ENV, cell_timeout_s=CELL_TIMEOUT_S)
-    return notebook, output_dir
+    return run_solution_notebook(work), work / "outputs"
 
 
 def test_every_code_cell_ran_without_error(executed):
