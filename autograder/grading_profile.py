@@ -75,11 +75,12 @@ class GradingProfile:
     max_loss_ratio: float  # mean loss of the last 20% / of the first 10% must be below this
     min_map: float  # mAP@0.5 on the withheld validation annotations must be at least this
 
-    def time_scaled(self, factor: float) -> GradingProfile:
-        """This profile with its CPU and wall limits multiplied by ``factor`` (``machine_speed.py``)."""
+    def time_scaled(self, factor: float, wall_factor: float | None = None) -> GradingProfile:
+        """This profile with its CPU limits multiplied by ``factor`` and its wall limit by ``wall_factor``
+        (default: ``factor``); see ``machine_speed.py``."""
         return dataclasses.replace(self, cell_cpu_limit_s=self.cell_cpu_limit_s * factor,
                                    total_cpu_limit_s=self.total_cpu_limit_s * factor,
-                                   wall_limit_s=self.wall_limit_s * factor)
+                                   wall_limit_s=self.wall_limit_s * (factor if wall_factor is None else wall_factor))
 
     def notebook_parameters(self) -> dict:
         """Values injected into the notebook's ``parameters`` cell (paths relative to the kernel's cwd)."""

@@ -9,8 +9,12 @@ with the worker's one thread and CPU kernels) and scales every limit by
     factor = clamp(median step CPU s here / CALIBRATION_STEP_CPU_S, MIN_FACTOR, MAX_FACTOR)
 
 so the reference keeps its margin on a slower machine, and a faster one
-grants no more training than the calibration machine did. The factor and
-the scaled limits are for staff (terminal output), never students.
+grants no more training than the calibration machine did. The wall-clock
+backstop scales by the same rule applied to the steps' wall time (at least
+the CPU factor): on a machine shared with other gradings a CPU second takes
+longer than a second, which must not stop a notebook that is within its CPU
+limits. The factors and the scaled limits are for staff (terminal output),
+never students: their messages state the limits unscaled.
 """
 
 from __future__ import annotations
@@ -47,18 +51,33 @@ class MachineSpeed:
     """One measurement of this machine's speed (see the module docstring)."""
 
     step_cpu_s: float  # median CPU seconds of a probe step here
-    factor: float  # the scale of the notebook stage's limits, within the bounds
+    step_wall_s: float  # median wall-clock seconds of a probe step here
+
+    @property
+    def factor(self) -> float:
+        """The scale of the CPU limits."""
+        return time_factor(self.step_cpu_s)
+
+    @property
+    def wall_factor(self) -> float:
+        """The scale of the wall-clock backstop."""
+        return max(self.factor, time_factor(self.step_wall_s))
 
     @property
     def clamped(self) -> bool:
         return self.factor != self.step_cpu_s / CALIBRATION_STEP_CPU_S
 
+    def scale(self, profile: GradingProfile) -> GradingProfile:
+        """``profile`` with its limits scaled to this machine."""
+        return profile.time_scaled(self.factor, self.wall_factor)
+
     def describe(self, profile: GradingProfile) -> str:
-        """Staff-facing summary: the factor and the limits it gives ``profile``."""
-        scaled = profile.time_scaled(self.factor)
+        """Staff-facing summary: the factors and the limits they give ``profile``."""
+        scaled = self.scale(profile)
         bound = f" (clamped to [{MIN_FACTOR:g}, {MAX_FACTOR:g}])" if self.clamped else ""
-        return (f"machine speed: probe step {self.step_cpu_s:.3f} CPU s vs {CALIBRATION_STEP_CPU_S:.3f} on the "
-                f"calibration machine: time factor {self.factor:.2f}{bound}; notebook limits "
+        return (f"machine speed: probe step {self.step_cpu_s:.3f} CPU s ({self.step_wall_s:.3f} s wall) vs "
+                f"{CALIBRATION_STEP_CPU_S:.3f} on the calibration machine: time factor {self.factor:.2f}{bound}, "
+                f"wall factor {self.wall_factor:.2f}; notebook limits "
                 f"{scaled.cell_cpu_limit_s:.0f} CPU s per cell, {scaled.total_cpu_limit_s:.0f} CPU s per run, "
                 f"{scaled.wall_limit_s:.0f} s wall")
 
@@ -74,5 +93,5 @@ def measure_machine_speed(sandbox: Sandbox) -> MachineSpeed:
     """Time the speed probe in ``sandbox`` (about 2 CPU s at 1x); no student code runs in that worker."""
     reply = sandbox.call(SPEED_PROBE, timeout_s=PROBE_TIMEOUT_S, image_size=PROBE_IMAGE_SIZE,
                          batch_size=PROBE_BATCH_SIZE, warmup_steps=PROBE_WARMUP_STEPS, steps=PROBE_STEPS)
-    step_cpu_s = statistics.median(float(seconds) for seconds in reply["step_cpu_s"])
-    return MachineSpeed(step_cpu_s, time_factor(step_cpu_s))
+    return MachineSpeed(statistics.median(float(seconds) for seconds in reply["step_cpu_s"]),
+                        statistics.median(float(seconds) for seconds in reply["step_wall_s"]))

@@ -32,7 +32,8 @@ def notebook_run(sandbox, submission, staff_notes) -> NotebookRun:
     speed = measure_machine_speed(sandbox)  # before the notebook: its worker never ran student code
     staff_notes.append(speed.describe(PROFILE))
     try:
-        return run_notebook_stage(sandbox, submission, PROFILE, time_factor=speed.factor)
+        return run_notebook_stage(sandbox, submission, PROFILE, time_factor=speed.factor,
+                                  wall_factor=speed.wall_factor)
     except SubmissionError as error:
         raise type(error)(stage_failure(error, PROFILE)) from None
 

@@ -140,7 +140,7 @@ def run_one(profile: GradingProfile, variant: Variant, seed: int) -> dict:
         try:
             speed = measure_machine_speed(sandbox)  # as the graded stage does: limits in calibration-machine units
             run = run_notebook_stage(sandbox, submission, profile, course_files=seeded_course_files(seed),
-                                     time_factor=speed.factor)
+                                     time_factor=speed.factor, wall_factor=speed.wall_factor)
         except SubmissionError as error:
             run, row["status"] = None, f"stopped: {_first_line(str(error))}"
         finally:

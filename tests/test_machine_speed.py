@@ -56,11 +56,23 @@ def test_scaled_limits_and_the_staff_summary():
     assert dataclasses.replace(scaled, cell_cpu_limit_s=GRADING_PROFILE.cell_cpu_limit_s,
                                total_cpu_limit_s=GRADING_PROFILE.total_cpu_limit_s,
                                wall_limit_s=GRADING_PROFILE.wall_limit_s) == GRADING_PROFILE
-    slow = MachineSpeed(CALIBRATION_STEP_CPU_S * 2, 2.0)
-    assert not slow.clamped
-    assert f"time factor 2.00; notebook limits {2 * GRADING_PROFILE.cell_cpu_limit_s:.0f} CPU s per cell" in \
-        slow.describe(GRADING_PROFILE)
-    assert "clamped" in MachineSpeed(CALIBRATION_STEP_CPU_S * 10, MAX_FACTOR).describe(GRADING_PROFILE)
+    assert GRADING_PROFILE.time_scaled(2.0, 3.0).wall_limit_s == 3 * GRADING_PROFILE.wall_limit_s
+
+
+@pytest.mark.parametrize("cpu, wall, factor, wall_factor", [
+    (2.0, 2.0, 2.0, 2.0),
+    (2.0, 2.5, 2.0, 2.5),  # a shared machine: a CPU second takes longer than a second
+    (2.0, 1.0, 2.0, 2.0),  # the wall backstop never scales less than the CPU limits
+    (10.0, 10.0, MAX_FACTOR, MAX_FACTOR),
+])
+def test_machine_speed_scales_cpu_and_wall_limits(cpu, wall, factor, wall_factor):
+    speed = MachineSpeed(CALIBRATION_STEP_CPU_S * cpu, CALIBRATION_STEP_CPU_S * wall)
+    assert (speed.factor, speed.wall_factor) == pytest.approx((factor, wall_factor))
+    assert speed.scale(GRADING_PROFILE) == GRADING_PROFILE.time_scaled(factor, wall_factor)
+    summary = speed.describe(GRADING_PROFILE)
+    assert f"time factor {factor:.2f}" in summary and f"wall factor {wall_factor:.2f}" in summary
+    assert f"{GRADING_PROFILE.cell_cpu_limit_s * factor:.0f} CPU s per cell" in summary
+    assert ("clamped" in summary) == (cpu > MAX_FACTOR)
 
 
 @pytest.mark.parametrize("factor, stopped", [(1.0, True), (3.0, False)])
