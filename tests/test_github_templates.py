@@ -249,14 +249,18 @@ def test_student_template_holds_and_downloads_no_grader():
     assert "secrets." not in str(steps["checks"])  # student code (the checks) never runs beside the token
 
 
+def pinned_torch() -> list[str]:
+    """pyproject.toml's torch and torchvision requirements."""
+    with open(REPOSITORY / "pyproject.toml", "rb") as stream:
+        return sorted(requirement for requirement in tomllib.load(stream)["project"]["dependencies"]
+                      if requirement.startswith(("torch==", "torchvision==")))
+
+
 def test_student_template_installs_the_pinned_torch():
     install = workflow(STUDENT)["checks"]["Install PyTorch"]["run"]
-    with open(REPOSITORY / "pyproject.toml", "rb") as stream:
-        pins = {requirement for requirement in tomllib.load(stream)["project"]["dependencies"]
-                if requirement.startswith(("torch==", "torchvision=="))}
 
-    assert len(pins) == 2
-    assert set(install.split()) >= pins
+    assert len(pinned_torch()) == 2
+    assert set(install.split()) >= set(pinned_torch())
 
 
 def student_repository(folder: Path) -> Path:
@@ -319,6 +323,30 @@ def test_request_step_sends_one_dispatch_with_the_repository_and_commit(tmp_path
     assert f"Authorization: Bearer {DISPATCH_TOKEN}" in call["headers"]
     assert json.loads(call["data"]) == {"event_type": "grade-submission",
                                         "client_payload": {"repository": STUDENT_REPOSITORY, "sha": sha}}
+
+
+def test_every_student_step_runs_and_contacts_nothing_but_the_dispatch_endpoint(tmp_path):
+    repository = student_repository(tmp_path / "alice")
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    pip_log = tmp_path / "pip-args"
+    python = tmp_path / "bin" / "python"
+    env = {"GITHUB_REPOSITORY": STUDENT_REPOSITORY, "GITHUB_SHA": sha, "GRADING_REPOSITORY": GRADING_REPOSITORY,
+           "GRADING_DISPATCH_TOKEN": DISPATCH_TOKEN}
+    completed = {}
+    for job, steps in workflow(STUDENT).items():
+        runner = Runner(tmp_path, STUDENT, job, **env)
+        # pip is recorded, not run (it would download PyTorch); everything else is this interpreter
+        python.write_text(f'#!/bin/sh\nif [ "$2" = pip ]; then printf "%s\\n" "$@" > "{pip_log}"; exit 0; fi\n'
+                          f'exec "{sys.executable}" "$@"\n')
+        for name, step in steps.items():
+            if "run" in step:
+                completed[name] = runner.run(name, cwd=repository)
+
+    assert {name: result.returncode for name, result in completed.items()} == \
+        {"Install PyTorch": 0, "Public checks": 0, "Request official grading": 0}
+    assert [call["url"] for call in runner.api_calls()] == [f"{API}/repos/{GRADING_REPOSITORY}/dispatches"]
+    assert pip_log.read_text().split() == ["-m", "pip", "install", "--quiet", "--index-url",
+                                           "https://download.pytorch.org/whl/cpu", *pinned_torch()]
 
 
 def test_request_step_unconfigured_fails_with_the_settings_to_make(tmp_path):
