@@ -30,7 +30,8 @@ from autograder.score_summary import markdown_summary, number_text
 CHECK_NAME = "Autograder"
 SHOWN_VISIBILITY = "visible"  # Gradescope's other visibilities withhold a test from the student for now
 MAX_SUMMARY_CHARS = 65535  # GitHub's limit on output.summary
-GRADER_FAILED_TEXT = "The grader failed before it could grade this commit. Please tell the course staff; this is not your fault."
+GRADER_FAILED_TEXT = ("The grader failed before it could grade this commit. "
+                      "Please tell the course staff; this is not your fault.")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -47,7 +48,9 @@ def check_run_body(results: dict, head_sha: str) -> dict:
         conclusion, title = "failure", "Not graded: see the message below"
     else:
         conclusion = "success" if shown and score >= possible else "neutral"
-        title = f"Score: {number_text(score)} / {number_text(possible)}" + (" (shown tests)" if len(shown) < len(tests) else "")
+        title = f"Score: {number_text(score)} / {number_text(possible)}"
+        if len(shown) < len(tests):
+            title += " (shown tests)"
     return _body(head_sha, conclusion, title, summary)
 
 
