@@ -31,11 +31,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.batch_grading import GradingInterrupted, GradingJob, grade_one
-from autograder.batch_records import GRADED, GRADER_FAILED, LOG_FILE, STATUSES, TIMEOUT, is_done, read_grading
+from autograder.batch_records import GRADED, GRADER_FAILED, LOG_FILE, STATUSES, TIMEOUT, is_done
 from autograder.batch_submissions import BatchInputError, BatchSubmission, find_submissions, upload_fingerprint
-from autograder.gradebook import NOT_GRADED, GradebookEntry, write_gradebook
+from autograder.batch_shards import Shard, parse_shard, write_manifest
+from autograder.gradebook import GRADEBOOK_FILE, NOT_GRADED, write_class_gradebook
 
-GRADEBOOK_FILE = "gradebook.csv"
 DEFAULT_TIMEOUT_S = 1800.0  # a submission timing out in every sandbox call takes ~25 min (~50 tests x 30 s)
 EXIT_COMPLETED = 0
 EXIT_FAILED = 2
@@ -61,21 +61,27 @@ def add_batch_parser(commands: argparse._SubParsersAction) -> None:
                             "(default: %(default)g)")
     batch.add_argument("--regrade", action="store_true", help="grade again submissions that are already done")
     batch.add_argument("--units-only", action="store_true", help="run only the unit stages")
+    batch.add_argument("--shard", type=parse_shard, metavar="K/N",
+                       help="grade only share K of N (round robin over the ids); combine with `merge`")
 
 
 def run_batch_from_args(args: argparse.Namespace) -> int:
     return run_batch(args.submissions, args.out, jobs=args.jobs, timeout_s=args.timeout,
-                     regrade=args.regrade, units_only=args.units_only)
+                     regrade=args.regrade, units_only=args.units_only, shard=args.shard)
 
 
 def run_batch(submissions_dir: Path, out: Path, *, jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
-              regrade: bool = False, units_only: bool = False) -> int:
+              regrade: bool = False, units_only: bool = False, shard: Shard | None = None) -> int:
     """Grade ``submissions_dir`` into ``out``; return the exit status (see the module docstring)."""
     try:
         out.mkdir(mode=0o700, parents=True, exist_ok=True)
         if out.stat().st_uid == os.geteuid():
             out.chmod(0o700)  # students' results: staff only
         submissions = find_submissions(submissions_dir, exclude=(out,))
+        if shard is not None:
+            class_ids = [submission.id for submission in submissions]
+            submissions = shard.select(submissions)
+            write_manifest(out, shard, class_ids, [submission.id for submission in submissions])
     except (BatchInputError, OSError) as error:
         print(f"batch: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -83,7 +89,8 @@ def run_batch(submissions_dir: Path, out: Path, *, jobs: int = 1, timeout_s: flo
     pending = [submission for submission in submissions
                if regrade or not is_done(out / submission.id, fingerprints[submission.id])]
     skipped = len(submissions) - len(pending)
-    print(f"batch: {_count(len(submissions), 'submission')} in {submissions_dir}; "
+    print(f"batch: {_count(len(submissions), 'submission')} in {submissions_dir}"
+          + (f" (shard {shard})" if shard else "") + "; "
           + (f"{skipped} already graded, skipped (--regrade grades them again); " if skipped else "")
           + f"{len(pending)} to grade, {jobs} at a time, at most {timeout_s:g} s each", flush=True)
     protect = (Path(submissions_dir).resolve(), out.resolve())
@@ -131,12 +138,7 @@ def _grade_all(grading_jobs: list[GradingJob], jobs: int) -> dict[str, str]:
 
 def _finish(submissions: list[BatchSubmission], out: Path, statuses: dict[str, str], elapsed: float) -> int:
     """Write the gradebook and print the summary; the batch's exit status."""
-    entries = []
-    for submission in submissions:
-        stored = read_grading(out / submission.id)
-        entries.append(GradebookEntry(submission.id, stored.record.status, stored.results) if stored
-                       else GradebookEntry(submission.id, NOT_GRADED, None))
-    write_gradebook(out / GRADEBOOK_FILE, entries)
+    entries = write_class_gradebook(out, [submission.id for submission in submissions])
     counts = Counter(statuses.values())
     if statuses:
         summary = ", ".join(f"{counts[status]} {status}" for status in STATUSES if counts[status])

@@ -23,6 +23,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.batch_records import read_grading
+
+GRADEBOOK_FILE = "gradebook.csv"
 FIXED_COLUMNS = ("submission", "score", "max_score", "status")
 NOT_GRADED = "not-graded"
 SCORE_DECIMALS = 4
@@ -80,6 +83,17 @@ def write_gradebook(path: Path, entries: list[GradebookEntry]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_class_gradebook(out: Path, submission_ids: list[str]) -> list[GradebookEntry]:
+    """``out/gradebook.csv`` from the committed gradings ``out/<id>/`` (``NOT_GRADED`` where none); the entries."""
+    entries = []
+    for key in submission_ids:
+        stored = read_grading(Path(out) / key)
+        entries.append(GradebookEntry(key, stored.record.status, stored.results) if stored
+                       else GradebookEntry(key, NOT_GRADED, None))
+    write_gradebook(Path(out) / GRADEBOOK_FILE, entries)
+    return entries
 
 
 def format_score(value: float) -> str:

@@ -22,6 +22,7 @@ import pytest
 
 from autograder import cli
 from autograder.results import TestResult, results_document
+from tests.workflow_steps import read_steps
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 TEMPLATE = REPOSITORY / "data_scripts" / "templates" / "classroom.yml"
@@ -38,27 +39,7 @@ FAKE_SUDO = '#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n'  # keeps the enviro
 
 def steps() -> dict[str, dict[str, str]]:
     """Step name → its ``uses``/``run``/``if`` values, read from the template's own layout."""
-    lines = TEMPLATE.read_text().splitlines()
-    found: dict[str, dict[str, str]] = {}
-    current: dict[str, str] | None = None
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        step = re.match(r"^ {6}- name: (.+)$", line)
-        key = re.match(r"^ {8}(uses|if|working-directory|run): ?(.*)$", line)
-        if step:
-            current = found.setdefault(step.group(1), {})
-        elif key and current is not None:
-            name, value = key.groups()
-            if value == "|":
-                block = []
-                while index + 1 < len(lines) and (lines[index + 1].startswith(" " * 10) or not lines[index + 1]):
-                    index += 1
-                    block.append(lines[index])
-                value = textwrap.dedent("\n".join(block)) + "\n"
-            current[name] = value
-        index += 1
-    return found
+    return read_steps(TEMPLATE)
 
 
 def run_step(name: str, tmp_path: Path, *, python_status: int = 0, cwd: Path = REPOSITORY,
