@@ -1,6 +1,7 @@
 """Batch grading of a class: ``python -m autograder batch SUBMISSIONS_DIR --out DIR``.
 
-Every entry of SUBMISSIONS_DIR (see ``batch_submissions``) is graded by the
+Every entry of SUBMISSIONS_DIR (see ``batch_submissions``), or every
+submission of Gradescope's export (``gradescope_export``), is graded by the
 grade command in its own subprocess and sandbox (``batch_grading``), ``--jobs``
 at a time, each under a wall-clock cap (``--timeout``), with a progress bar.
 Results go to ``DIR/<id>/results.json`` (``batch_records``), then
@@ -34,6 +35,7 @@ from autograder.batch_grading import GradingInterrupted, GradingJob, grade_one
 from autograder.batch_records import GRADED, GRADER_FAILED, LOG_FILE, STATUSES, TIMEOUT, is_done
 from autograder.batch_submissions import BatchInputError, BatchSubmission, find_submissions, upload_fingerprint
 from autograder.batch_shards import Shard, parse_shard, write_manifest
+from autograder.gradescope_export import ExportError, export_root, read_export, unpack_export
 from autograder.gradebook import GRADEBOOK_FILE, NOT_GRADED, write_class_gradebook
 
 DEFAULT_TIMEOUT_S = 1800.0  # a submission timing out in every sandbox call takes ~25 min (~50 tests x 30 s)
@@ -52,7 +54,8 @@ def add_batch_parser(commands: argparse._SubParsersAction) -> None:
     """The ``batch`` subcommand of ``python -m autograder``."""
     batch = commands.add_parser("batch", help="grade every submission of a folder and write a gradebook")
     batch.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR",
-                       help="one entry per student: a folder, an .ipynb or a .zip, named by student id")
+                       help="one entry per student (a folder, an .ipynb or a .zip, named by student id), or "
+                            "Gradescope's Export Submissions archive (.zip or its folder)")
     batch.add_argument("--out", type=Path, required=True, help="output directory: <id>/results.json, gradebook.csv")
     batch.add_argument("--jobs", type=_positive_int, default=default_jobs(), metavar="N",
                        help="gradings at a time (default: half the CPUs, here %(default)s)")
@@ -77,12 +80,12 @@ def run_batch(submissions_dir: Path, out: Path, *, jobs: int = 1, timeout_s: flo
         out.mkdir(mode=0o700, parents=True, exist_ok=True)
         if out.stat().st_uid == os.geteuid():
             out.chmod(0o700)  # students' results: staff only
-        submissions = find_submissions(submissions_dir, exclude=(out,))
+        submissions = class_submissions(Path(submissions_dir), out)
         if shard is not None:
             class_ids = [submission.id for submission in submissions]
             submissions = shard.select(submissions)
             write_manifest(out, shard, class_ids, [submission.id for submission in submissions])
-    except (BatchInputError, OSError) as error:
+    except (BatchInputError, ExportError, OSError) as error:
         print(f"batch: {error}", file=sys.stderr)
         return EXIT_FAILED
     fingerprints = {submission.id: _fingerprint(submission) for submission in submissions}
@@ -154,6 +157,17 @@ def _finish(submissions: list[BatchSubmission], out: Path, statuses: dict[str, s
               "Run the same command again to retry them.", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_COMPLETED
+
+
+def class_submissions(source: Path, out: Path) -> list[BatchSubmission]:
+    """The submissions of ``source``: a folder of uploads, or Gradescope's export (zip or folder)."""
+    if source.is_file() and source.suffix.lower() == ".zip":
+        root = unpack_export(source, out)
+    else:
+        root = export_root(source)
+    if root is None:
+        return find_submissions(source, exclude=(out,))
+    return [BatchSubmission(item.id, item.path, item.students) for item in read_export(root)]
 
 
 def _count(number: int, noun: str) -> str:
