@@ -33,10 +33,11 @@ from tqdm import tqdm
 
 from autograder.batch_grading import GradingInterrupted, GradingJob, grade_one
 from autograder.batch_records import GRADED, GRADER_FAILED, LOG_FILE, STATUSES, TIMEOUT, is_done
-from autograder.batch_submissions import BatchInputError, BatchSubmission, find_submissions, upload_fingerprint
 from autograder.batch_shards import Shard, parse_shard, write_manifest
-from autograder.gradescope_export import ExportError, export_root, read_export, unpack_export
+from autograder.batch_submissions import BatchInputError, BatchSubmission, find_submissions, upload_fingerprint
 from autograder.gradebook import GRADEBOOK_FILE, NOT_GRADED, write_class_gradebook
+from autograder.gradescope_export import ExportError, export_root, read_export, unpack_export
+from autograder.similarity import report as write_similarity_report
 
 DEFAULT_TIMEOUT_S = 1800.0  # a submission timing out in every sandbox call takes ~25 min (~50 tests x 30 s)
 EXIT_COMPLETED = 0
@@ -66,15 +67,24 @@ def add_batch_parser(commands: argparse._SubParsersAction) -> None:
     batch.add_argument("--units-only", action="store_true", help="run only the unit stages")
     batch.add_argument("--shard", type=parse_shard, metavar="K/N",
                        help="grade only share K of N (round robin over the ids); combine with `merge`")
+    batch.add_argument("--similarity", action="store_true",
+                       help="also write similarity.csv and similarity.html (copydetect; not with --shard: "
+                            "run `python -m autograder similarity` once instead)")
 
 
 def run_batch_from_args(args: argparse.Namespace) -> int:
+    if args.similarity and args.shard:
+        print("batch: --similarity compares the whole class; with --shard, run "
+              "`python -m autograder similarity SUBMISSIONS --out DIR` once instead", file=sys.stderr)
+        return EXIT_FAILED
     return run_batch(args.submissions, args.out, jobs=args.jobs, timeout_s=args.timeout,
-                     regrade=args.regrade, units_only=args.units_only, shard=args.shard)
+                     regrade=args.regrade, units_only=args.units_only, shard=args.shard,
+                     similarity=args.similarity)
 
 
 def run_batch(submissions_dir: Path, out: Path, *, jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
-              regrade: bool = False, units_only: bool = False, shard: Shard | None = None) -> int:
+              regrade: bool = False, units_only: bool = False, shard: Shard | None = None,
+              similarity: bool = False) -> int:
     """Grade ``submissions_dir`` into ``out``; return the exit status (see the module docstring)."""
     try:
         out.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -107,7 +117,10 @@ def run_batch(submissions_dir: Path, out: Path, *, jobs: int = 1, timeout_s: flo
               file=sys.stderr)
         return EXIT_INTERRUPTED
     elapsed = time.monotonic() - started
-    return _finish(submissions, out, statuses, elapsed)
+    status = _finish(submissions, out, statuses, elapsed)
+    if similarity:
+        status = max(status, write_similarity_report({submission.id: submission.path for submission in submissions}, out))
+    return status
 
 
 def _grade_all(grading_jobs: list[GradingJob], jobs: int) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Command line: ``python -m autograder grade SUBMISSION --out DIR [--units-only]``
 (and ``demo``: grade the reference end to end, see demo.py; ``batch``: grade
 every submission of a folder into a gradebook, see batch.py; ``merge``: combine
-the outputs of ``batch --shard K/N``, see batch_shards.py).
+the outputs of ``batch --shard K/N``, see batch_shards.py; ``similarity``:
+a similarity report of a class, see similarity.py).
 
 Runs the graded pytest suite (``autograder/test_*.py``) in this process on
 SUBMISSION (a folder, .ipynb or .zip), writes ``DIR/results.json`` in
@@ -25,6 +26,7 @@ import pytest
 from autograder import demo
 from autograder.batch import add_batch_parser, run_batch_from_args
 from autograder.batch_shards import add_merge_parser, run_merge_from_args
+from autograder.similarity import add_similarity_parser, run_similarity
 from autograder.grading_policy import PolicyError, load_policy
 from autograder.plugin import AUTOGRADER_DIR
 from autograder.results import write_results
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_parser(commands)
     add_batch_parser(commands)
     add_merge_parser(commands)
+    add_similarity_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo.run(args)
@@ -61,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_batch_from_args(args)
     if args.command == "merge":
         return run_merge_from_args(args)
+    if args.command == "similarity":
+        return run_similarity(args.submissions, args.out)
     return grade_submission(args.submission, args.out, units_only=args.units_only, protect=args.protect,
                             **({"policy": args.policy} if args.policy else {}),
                             **({"metadata": args.metadata} if args.metadata else {}))
