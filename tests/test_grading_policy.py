@@ -250,3 +250,40 @@ def test_grade_command_refuses_a_bad_policy_with_its_message(tmp_path):
                                cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2
     assert f"{policy}: [late] penalty_per_day: must be a number within [0, 1], got -1" in completed.stderr
+
+
+# ------------------------------------------------------ run_autograder
+RECORDING_PYTHON = """#!/bin/sh
+if [ "$2" = autograder.results_schema ]; then exit 0; fi
+printf '%s\\n' "$@" > "$ARGS_FILE"
+"""
+
+
+@pytest.mark.parametrize("with_metadata", [True, False], ids=["metadata", "no-metadata"])
+def test_run_autograder_passes_gradescopes_metadata_when_there_is_one(tmp_path, monkeypatch, with_metadata):
+    from autograder import cli
+    from data_scripts.gradescope_bundle import bundle_members
+
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    (root / "submission").mkdir()
+    script = root / "source" / "run_autograder"
+    script.write_bytes(bundle_members()["run_autograder"])
+    script.chmod(0o755)
+    python = tmp_path / "python"
+    python.write_text(RECORDING_PYTHON)
+    python.chmod(0o755)
+    if with_metadata:
+        (root / "submission_metadata.json").write_text(json.dumps(metadata(NOW)))
+
+    completed = subprocess.run([str(script)], env={"PATH": "/usr/bin:/bin", "AUTOGRADER_ROOT": str(root),
+                                                   "AUTOGRADER_PYTHON": str(python),
+                                                   "ARGS_FILE": str(tmp_path / "args")},
+                               capture_output=True, text=True, timeout=60)
+
+    assert completed.returncode == 0, completed.stderr
+    arguments = (tmp_path / "args").read_text().splitlines()
+    received = {}
+    monkeypatch.setattr(cli, "grade_submission", lambda *args, **kwargs: received.update(kwargs) or 0)
+    assert cli.main(arguments[2:]) == 0
+    assert received.get("metadata") == (root / "submission_metadata.json" if with_metadata else None)
