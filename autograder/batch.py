@@ -119,7 +119,8 @@ def run_batch(submissions_dir: Path, out: Path, *, jobs: int = 1, timeout_s: flo
     elapsed = time.monotonic() - started
     status = _finish(submissions, out, statuses, elapsed)
     if similarity:
-        status = max(status, write_similarity_report({submission.id: submission.path for submission in submissions}, out))
+        uploads = {submission.id: submission.path for submission in submissions}
+        status = max(status, write_similarity_report(uploads, out))
     return status
 
 

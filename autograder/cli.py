@@ -26,11 +26,11 @@ import pytest
 from autograder import demo
 from autograder.batch import add_batch_parser, run_batch_from_args
 from autograder.batch_shards import add_merge_parser, run_merge_from_args
-from autograder.similarity import add_similarity_parser, run_similarity
 from autograder.grading_policy import PolicyError, load_policy
 from autograder.plugin import AUTOGRADER_DIR
 from autograder.results import write_results
 from autograder.score_policies import is_rate_limited, rate_limited_document
+from autograder.similarity import add_similarity_parser, run_similarity
 from autograder.stages import STAGE_NAMES, UNIT_STAGE_NAMES
 from autograder.submission_metadata import MetadataError, load_metadata
 
