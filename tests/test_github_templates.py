@@ -35,6 +35,7 @@ import pytest
 from autograder.results_schema import load_results
 from data_scripts.gradescope_bundle import bundle_members, zip_bytes
 from data_scripts.release import layout as release_layout
+from tests.workflow_steps import workflow
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 TEMPLATES = REPOSITORY / "data_scripts" / "templates" / "github"
@@ -109,42 +110,6 @@ NO_EDITABLE_INSTALL = textwrap.dedent("""\
 
 
 # ------------------------------------------------------------------ reading the templates
-def workflow(path: Path) -> dict[str, dict[str, dict]]:
-    """Job id → step name → its ``uses``/``if``/``id``/``working-directory``/``run`` values, ``env`` and ``with``."""
-    lines = path.read_text().splitlines()
-    jobs: dict[str, dict[str, dict]] = {}
-    job = step = section = None
-    in_jobs = False
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        job_match = re.match(r"^  ([\w-]+):$", line)
-        step_match = re.match(r"^      - name: (.+)$", line)
-        key_match = re.match(r"^        ([\w-]+): ?(.*)$", line)
-        entry_match = re.match(r"^          ([\w-]+): (.*)$", line)
-        if line and not line.startswith((" ", "#")):
-            job = step = None
-            in_jobs = line == "jobs:"
-        elif job_match and in_jobs:
-            job, step = jobs.setdefault(job_match.group(1), {}), None
-        elif step_match and job is not None:
-            step = job.setdefault(step_match.group(1), {"env": {}, "with": {}})
-        elif key_match and step is not None:
-            section, value = key_match.groups()
-            if value == "|":
-                block = []
-                while index + 1 < len(lines) and (lines[index + 1].startswith(" " * 10) or not lines[index + 1]):
-                    index += 1
-                    block.append(lines[index])
-                value = textwrap.dedent("\n".join(block)).rstrip("\n") + "\n"
-            if section not in ("env", "with"):
-                step[section] = value
-        elif entry_match and step is not None and section in ("env", "with"):
-            step[section][entry_match.group(1)] = entry_match.group(2)
-        index += 1
-    return jobs
-
-
 def run_scripts(path: Path) -> list[str]:
     return [step["run"] for steps in workflow(path).values() for step in steps.values() if "run" in step]
 
