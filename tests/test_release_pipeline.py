@@ -14,12 +14,14 @@ import pytest
 
 from data_scripts.release import layout
 from data_scripts.release.archive import build_archive, read_archive
+from data_scripts.release.generated_text import strip_block_markers
 from data_scripts.release.leaks import LeakError, assert_no_leaks, find_leaks, is_trivial, solution_lines
 from data_scripts.release.pipeline import STEPS, drifted_files, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = [f"reference/{m}" for m in layout.MODULES]
 GENERATED = [f"student/{m}" for m in layout.MODULES] + ["notebooks/two_stage_detector.ipynb"]
+GENERATED += list(layout.GENERATED_PASSAGE_FILES)  # README.md, student/README.md: their generated blocks
 ARCHIVE_MEMBERS = {
     "two_stage_detector/two_stage_detector.ipynb",
     "two_stage_detector/common.py",
@@ -39,7 +41,7 @@ def release():
 @pytest.fixture
 def repo_copy(tmp_path):
     """The files the pipeline reads and writes, copied into a scratch root."""
-    paths = REFERENCES + GENERATED + [layout.NOTEBOOK_TEMPLATE, *layout.SHIPPED_FILES]
+    paths = REFERENCES + GENERATED + [layout.NOTEBOOK_TEMPLATE, layout.RELEASE_SETTINGS, *layout.SHIPPED_FILES]
     for path in paths:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / path, tmp_path / path)
@@ -62,7 +64,9 @@ def test_steps_run_in_the_documented_order():
     assert [name for name, _ in STEPS] == [
         "read the marked reference",
         "generate the student stubs",
+        "read the release settings",
         "read the notebook template",
+        "refill the generated passages",
         "render the student notebook",
         "render the solution notebook",
         "package the student release",
@@ -113,7 +117,7 @@ def test_a_doctored_copy_fails_the_check_naming_file_and_command(repo_copy, path
 
 def test_regenerating_repairs_a_doctored_copy(repo_copy, tmp_path):
     doctor_one_line(repo_copy / "student/common.py", "    keep = None\n", "    keep = []\n")
-    done = run_cli("--root", str(repo_copy), "--out", str(tmp_path / "out"))
+    done = run_cli("--root", str(repo_copy), "--out", str(tmp_path / "out"), "--draft")
     assert done.returncode == 0, done.stderr
     assert (repo_copy / "student/common.py").read_bytes() == (ROOT / "student/common.py").read_bytes()
     assert (tmp_path / "out" / "student_release.zip").is_file()
@@ -140,7 +144,9 @@ def test_archive_holds_exactly_the_student_files(release):
     for module in layout.MODULES:
         assert members[f"two_stage_detector/{module}"] == (ROOT / "student" / module).read_bytes()
     for path in layout.SHIPPED_FILES:
-        assert members[f"two_stage_detector/{Path(path).name}"] == (ROOT / path).read_bytes()
+        # Shipped as written, except that generated blocks lose their marker lines.
+        shipped = strip_block_markers((ROOT / path).read_text(encoding="utf-8")).encode("utf-8")
+        assert members[f"two_stage_detector/{Path(path).name}"] == shipped
 
 
 def test_archive_is_reproducible(release):
