@@ -205,6 +205,9 @@ def draw_detections(ax, img, idx_to_class, bbox=None, pred=None, anchors=None, p
         points: Optional list of `(x, y)` points (yellow).
         title: Axes title.
         legend: Add a legend naming the kinds of boxes drawn.
+
+    Returns:
+        The legend handles of the kinds drawn (for a figure-wide legend).
     """
     ax.axis("off")
     ax.imshow(_as_image_array(img))
@@ -244,6 +247,7 @@ def draw_detections(ax, img, idx_to_class, bbox=None, pred=None, anchors=None, p
         ax.set_title(title)
     if legend and handles:
         ax.legend(handles=handles, loc="upper right", fontsize=label_size * 0.8, framealpha=0.8)
+    return handles
 
 
 def detection_visualizer(img, idx_to_class, bbox=None, pred=None, points=None, anchors=None,
@@ -277,12 +281,15 @@ def show_detections_grid(items, idx_to_class, title: Optional[str] = None, colum
     fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 4 * rows + 0.6), squeeze=False)
     for ax in axes.flat[len(items):]:
         ax.axis("off")
-    for index, (ax, (image, gt, pred)) in enumerate(zip(axes.flat, items)):
-        # One legend for the whole figure, on the first image.
-        draw_detections(ax, image, idx_to_class, bbox=gt, pred=pred, label_size=8, legend=index == 0)
+    handles = {}  # one figure-wide legend: every kind drawn in any image
+    for ax, (image, gt, pred) in zip(axes.flat, items):
+        for handle in draw_detections(ax, image, idx_to_class, bbox=gt, pred=pred, label_size=8, legend=False):
+            handles.setdefault(handle.get_label(), handle)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    if handles:
+        fig.legend(handles=list(handles.values()), loc="upper right", ncol=len(handles))
     if path is not None:
         fig.savefig(path, bbox_inches="tight")
     plt.show()

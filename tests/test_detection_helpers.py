@@ -266,16 +266,18 @@ def test_visualiser_draws_each_kind_in_its_own_colour_with_a_legend(helpers):
     assert ax.get_title() == "a title"
 
 
-def test_grid_puts_every_image_in_one_figure_with_one_legend_and_the_title(helpers, tmp_path):
+def test_grid_puts_every_image_in_one_figure_with_a_figure_legend_and_the_title(helpers, tmp_path):
     image = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(0))
     gt = torch.tensor([[1.0, 1.0, 8.0, 8.0, 3.0]])
-    items = [(image, gt, None)] * 6
+    pred = torch.tensor([[2.0, 2.0, 9.0, 9.0, 3.0, 0.5]])
+    items = [(image, gt, None)] * 5 + [(image, None, pred)]  # predictions only in the last image
     helpers.show_detections_grid(items, dict(enumerate(helpers.VOC_CLASSES)), title="run X", columns=4,
                                  path=str(tmp_path / "grid.png"))
     figure = plt.gcf()
     drawn = [ax for ax in figure.axes if ax.images]
     assert len(drawn) == 6 and len(figure.axes) == 8  # 2 rows of 4, two left empty
-    assert sum(ax.get_legend() is not None for ax in figure.axes) == 1
+    assert all(ax.get_legend() is None for ax in figure.axes)
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == ["ground truth", "prediction"]
     assert figure._suptitle.get_text() == "run X"
     assert Image.open(tmp_path / "grid.png").size[0] > 0
 

@@ -19,11 +19,13 @@ from typing import Callable, Dict
 
 from .errors import SourceError
 from .grading_text import grading_section, points_table
+from .running_text import running_time_section
 from .settings import ReleaseSettings
 
 PASSAGES: Dict[str, Callable[[ReleaseSettings], str]] = {
     "points-table": lambda settings: points_table(),
     "grading": lambda settings: grading_section(),
+    "running-time": lambda settings: running_time_section(),
     "colab-badge": lambda settings: f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({settings.colab_url})",
 }
 
