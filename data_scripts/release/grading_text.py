@@ -46,7 +46,7 @@ functions and classes you implement, {notebook} from re-running your notebook.
 * **Unit tests** call each of your definitions on fresh random inputs (seeded by your \
 submission, so the same submission always gets the same score) and compare the results with \
 the reference solution: values, shapes, dtypes and the order of rows that these instructions \
-pin. A definition that raises `NotImplementedError` scores 0 for its tests.
+pin. Tests of a definition that still raises `NotImplementedError` score 0.
 * **The notebook is re-run by the grader**, top to bottom, headless, on a CPU, with its own \
 data: a synthetic dataset of {p.num_train} training and {p.num_val} validation images of \
 {p.image_size}x{p.image_size} pixels instead of PASCAL VOC, whose validation boxes it keeps to \
@@ -61,8 +61,8 @@ plots and mAP are not graded. Two checks:
 validation boxes.
 
   The run must finish within {p.cell_cpu_limit_s:g} CPU seconds per cell, \
-{p.total_cpu_limit_s:g} CPU seconds in all and {p.wall_limit_s:g} seconds of wall-clock time; \
-a correct solution needs well under that.
+{p.total_cpu_limit_s:g} CPU seconds in all and {p.wall_limit_s:g} seconds of wall-clock time. \
+Vectorised code fits; Python loops over every box or anchor may not.
 
 **What to submit**, in one of these forms:
 
