@@ -61,7 +61,8 @@ plots and mAP are not graded. Two checks:
 validation boxes.
 
   The run must finish within {p.cell_cpu_limit_s:g} CPU seconds per cell, \
-{p.total_cpu_limit_s:g} CPU seconds in all and {p.wall_limit_s:g} seconds of wall-clock time. \
+{p.total_cpu_limit_s:g} CPU seconds in all and {p.wall_limit_s:g} seconds of wall-clock time \
+(seconds of the grader's reference machine). \
 Vectorised code fits; Python loops over every box or anchor may not.
 
 **What to submit**, in one of these forms:
