@@ -101,6 +101,7 @@ class GradingProfile:
             "FULL_WARMUP_ITERS": self.warmup_iters,
             "FULL_MAX_GRAD_NORM": self.max_grad_norm,
             "FULL_POST_NMS_TOPK": self.post_nms_topk,
+            "CHECKPOINT_PERIOD": 0,  # no checkpoints: larger than the sandbox's file-size limit, and unused
             "EVALUATE_MAP": False,  # the grader evaluates; the kernel has no validation boxes
         }
 

@@ -205,9 +205,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Gradescope's submission_metadata.json, read when the policy needs it")
 
 
+MARKERS = (
+    "points(n, tags=(), visibility='visible'): points of a graded test",
+    f"stage(name): grading stage of a test (default {DEFAULT_STAGE!r})",
+)
+
+
+def register_markers(config: pytest.Config) -> None:
+    """Declare the graded tests' markers (also for sessions that import graded test modules)."""
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "points(n, tags=(), visibility='visible'): points of a graded test")
-    config.addinivalue_line("markers", f"stage(name): grading stage of a test (default {DEFAULT_STAGE!r})")
+    register_markers(config)
     stages = tuple(name.strip() for name in config.getoption("stages").split(",") if name.strip())
     unknown = sorted(set(stages) - set(STAGE_NAMES))
     if unknown:
