@@ -1,6 +1,7 @@
 """Batch grading of a class: ``python -m autograder batch SUBMISSIONS_DIR --out DIR``.
 
-Every entry of SUBMISSIONS_DIR (see ``batch_submissions``) is graded by the
+Every entry of SUBMISSIONS_DIR (see ``batch_submissions``), or every
+submission of Gradescope's export (``gradescope_export``), is graded by the
 grade command in its own subprocess and sandbox (``batch_grading``), ``--jobs``
 at a time, each under a wall-clock cap (``--timeout``), with a progress bar.
 Results go to ``DIR/<id>/results.json`` (``batch_records``), then
@@ -31,11 +32,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.batch_grading import GradingInterrupted, GradingJob, grade_one
-from autograder.batch_records import GRADED, GRADER_FAILED, LOG_FILE, STATUSES, TIMEOUT, is_done, read_grading
+from autograder.batch_records import GRADED, GRADER_FAILED, LOG_FILE, STATUSES, TIMEOUT, is_done
+from autograder.batch_shards import Shard, parse_shard, write_manifest
 from autograder.batch_submissions import BatchInputError, BatchSubmission, find_submissions, upload_fingerprint
-from autograder.gradebook import NOT_GRADED, GradebookEntry, write_gradebook
+from autograder.gradebook import GRADEBOOK_FILE, NOT_GRADED, write_class_gradebook
+from autograder.gradescope_export import ExportError, export_root, read_export, unpack_export
+from autograder.similarity import report as write_similarity_report
 
-GRADEBOOK_FILE = "gradebook.csv"
 DEFAULT_TIMEOUT_S = 1800.0  # a submission timing out in every sandbox call takes ~25 min (~50 tests x 30 s)
 EXIT_COMPLETED = 0
 EXIT_FAILED = 2
@@ -52,7 +55,8 @@ def add_batch_parser(commands: argparse._SubParsersAction) -> None:
     """The ``batch`` subcommand of ``python -m autograder``."""
     batch = commands.add_parser("batch", help="grade every submission of a folder and write a gradebook")
     batch.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR",
-                       help="one entry per student: a folder, an .ipynb or a .zip, named by student id")
+                       help="one entry per student (a folder, an .ipynb or a .zip, named by student id), or "
+                            "Gradescope's Export Submissions archive (.zip or its folder)")
     batch.add_argument("--out", type=Path, required=True, help="output directory: <id>/results.json, gradebook.csv")
     batch.add_argument("--jobs", type=_positive_int, default=default_jobs(), metavar="N",
                        help="gradings at a time (default: half the CPUs, here %(default)s)")
@@ -61,29 +65,45 @@ def add_batch_parser(commands: argparse._SubParsersAction) -> None:
                             "(default: %(default)g)")
     batch.add_argument("--regrade", action="store_true", help="grade again submissions that are already done")
     batch.add_argument("--units-only", action="store_true", help="run only the unit stages")
+    batch.add_argument("--shard", type=parse_shard, metavar="K/N",
+                       help="grade only share K of N (round robin over the ids); combine with `merge`")
+    batch.add_argument("--similarity", action="store_true",
+                       help="also write similarity.csv and similarity.html (copydetect; not with --shard: "
+                            "run `python -m autograder similarity` once instead)")
 
 
 def run_batch_from_args(args: argparse.Namespace) -> int:
+    if args.similarity and args.shard:
+        print("batch: --similarity compares the whole class; with --shard, run "
+              "`python -m autograder similarity SUBMISSIONS --out DIR` once instead", file=sys.stderr)
+        return EXIT_FAILED
     return run_batch(args.submissions, args.out, jobs=args.jobs, timeout_s=args.timeout,
-                     regrade=args.regrade, units_only=args.units_only)
+                     regrade=args.regrade, units_only=args.units_only, shard=args.shard,
+                     similarity=args.similarity)
 
 
 def run_batch(submissions_dir: Path, out: Path, *, jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
-              regrade: bool = False, units_only: bool = False) -> int:
+              regrade: bool = False, units_only: bool = False, shard: Shard | None = None,
+              similarity: bool = False) -> int:
     """Grade ``submissions_dir`` into ``out``; return the exit status (see the module docstring)."""
     try:
         out.mkdir(mode=0o700, parents=True, exist_ok=True)
         if out.stat().st_uid == os.geteuid():
             out.chmod(0o700)  # students' results: staff only
-        submissions = find_submissions(submissions_dir, exclude=(out,))
-    except (BatchInputError, OSError) as error:
+        submissions = class_submissions(Path(submissions_dir), out)
+        if shard is not None:
+            class_ids = [submission.id for submission in submissions]
+            submissions = shard.select(submissions)
+            write_manifest(out, shard, class_ids, [submission.id for submission in submissions])
+    except (BatchInputError, ExportError, OSError) as error:
         print(f"batch: {error}", file=sys.stderr)
         return EXIT_FAILED
     fingerprints = {submission.id: _fingerprint(submission) for submission in submissions}
     pending = [submission for submission in submissions
                if regrade or not is_done(out / submission.id, fingerprints[submission.id])]
     skipped = len(submissions) - len(pending)
-    print(f"batch: {_count(len(submissions), 'submission')} in {submissions_dir}; "
+    print(f"batch: {_count(len(submissions), 'submission')} in {submissions_dir}"
+          + (f" (shard {shard})" if shard else "") + "; "
           + (f"{skipped} already graded, skipped (--regrade grades them again); " if skipped else "")
           + f"{len(pending)} to grade, {jobs} at a time, at most {timeout_s:g} s each", flush=True)
     protect = (Path(submissions_dir).resolve(), out.resolve())
@@ -97,7 +117,11 @@ def run_batch(submissions_dir: Path, out: Path, *, jobs: int = 1, timeout_s: flo
               file=sys.stderr)
         return EXIT_INTERRUPTED
     elapsed = time.monotonic() - started
-    return _finish(submissions, out, statuses, elapsed)
+    status = _finish(submissions, out, statuses, elapsed)
+    if similarity:
+        uploads = {submission.id: submission.path for submission in submissions}
+        status = max(status, write_similarity_report(uploads, out))
+    return status
 
 
 def _grade_all(grading_jobs: list[GradingJob], jobs: int) -> dict[str, str]:
@@ -131,12 +155,7 @@ def _grade_all(grading_jobs: list[GradingJob], jobs: int) -> dict[str, str]:
 
 def _finish(submissions: list[BatchSubmission], out: Path, statuses: dict[str, str], elapsed: float) -> int:
     """Write the gradebook and print the summary; the batch's exit status."""
-    entries = []
-    for submission in submissions:
-        stored = read_grading(out / submission.id)
-        entries.append(GradebookEntry(submission.id, stored.record.status, stored.results) if stored
-                       else GradebookEntry(submission.id, NOT_GRADED, None))
-    write_gradebook(out / GRADEBOOK_FILE, entries)
+    entries = write_class_gradebook(out, [submission.id for submission in submissions])
     counts = Counter(statuses.values())
     if statuses:
         summary = ", ".join(f"{counts[status]} {status}" for status in STATUSES if counts[status])
@@ -152,6 +171,17 @@ def _finish(submissions: list[BatchSubmission], out: Path, statuses: dict[str, s
               "Run the same command again to retry them.", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_COMPLETED
+
+
+def class_submissions(source: Path, out: Path) -> list[BatchSubmission]:
+    """The submissions of ``source``: a folder of uploads, or Gradescope's export (zip or folder)."""
+    if source.is_file() and source.suffix.lower() == ".zip":
+        root = unpack_export(source, out)
+    else:
+        root = export_root(source)
+    if root is None:
+        return find_submissions(source, exclude=(out,))
+    return [BatchSubmission(item.id, item.path, item.students) for item in read_export(root)]
 
 
 def _count(number: int, noun: str) -> str:

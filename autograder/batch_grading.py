@@ -130,7 +130,8 @@ def _outcome(job: GradingJob, exit_status: int | None, wall_s: float, results: P
     """The record, and the results document to use when the grader left no valid one."""
     def record(status: str, message: str = "") -> GradingRecord:
         return GradingRecord(submission=job.submission.path.name, upload_sha256=job.upload_sha256, status=status,
-                             exit_status=exit_status, wall_s=wall_s, message=message)
+                             exit_status=exit_status, wall_s=wall_s, message=message,
+                             students=tuple(student.to_json() for student in job.submission.students))
 
     if exit_status is None:
         feedback = TIMEOUT_FEEDBACK.format(limit=job.timeout_s)

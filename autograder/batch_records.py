@@ -6,7 +6,7 @@
   its presence (and validity) is the commit point of a grading;
 * ``grading.json`` — how the grading ended: ``status`` (``STATUSES``), the
   grade command's exit status, wall seconds, the upload graded and its
-  fingerprint;
+  fingerprint, and the submitters when the input named them;
 * ``grading.log`` — everything the grade command printed.
 
 A grading starts by deleting ``results.json``: an interrupted batch leaves
@@ -49,6 +49,7 @@ class GradingRecord:
     exit_status: int | None  # of the grade command; None when it was killed
     wall_s: float
     message: str = ""  # for staff: why it is not GRADED
+    students: tuple[dict, ...] = ()  # submitters (Student.to_json()) when the input named them
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def read_grading(directory: Path) -> StoredGrading | None:
     try:
         results = load_results(directory / RESULTS_FILE)
         fields = json.loads((directory / RECORD_FILE).read_text(encoding="utf-8"))
-        record = GradingRecord(**fields)
+        record = GradingRecord(**{**fields, "students": tuple(fields.get("students", ()))})
     except (ResultsSchemaError, OSError, ValueError, TypeError):
         return None
     if record.status not in STATUSES:

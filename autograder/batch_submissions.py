@@ -20,6 +20,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.submission_metadata import Student
+
 ID_SUFFIXES = (".zip", ".ipynb")
 IGNORED_NAMES = frozenset({"__MACOSX"})
 HASH_CHUNK_BYTES = 1 << 20
@@ -31,10 +33,11 @@ class BatchInputError(ValueError):
 
 @dataclass(frozen=True)
 class BatchSubmission:
-    """One upload and the student id it is filed under."""
+    """One upload, the id it is filed under, and its submitters when the input names them (an export)."""
 
     id: str
     path: Path
+    students: tuple[Student, ...] = ()
 
 
 def submission_id(name: str) -> str:

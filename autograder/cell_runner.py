@@ -33,8 +33,12 @@ class CellTimeout(BaseException):
 
 
 def run_cells(sources: list[str], labels: list[str], cell_cpu_limit_s: float, total_cpu_limit_s: float,
-              workdir: str, after_cell=None) -> dict:
+              workdir: str, after_cell=None, time_factor: float = 1.0) -> dict:
     """Run ``sources`` in order in a fresh IPython shell; stop at the first failure.
+
+    The limits are in seconds of the calibration machine: each allows
+    ``time_factor`` times as many CPU seconds here (``machine_speed.py``), and
+    messages state them unscaled, so that they read the same on every machine.
 
     Returns ``{"cells_run": n, "seconds": [CPU s per cell], "failure": None |
     {"cell": index, "label", "kind": "error" | "timeout", "message"}}`` where
@@ -45,13 +49,13 @@ def run_cells(sources: list[str], labels: list[str], cell_cpu_limit_s: float, to
     seconds: list[float] = []
     started = time.process_time()
     for index, (source, label) in enumerate(zip(sources, labels)):
-        remaining = total_cpu_limit_s - (time.process_time() - started)
+        remaining = total_cpu_limit_s - (time.process_time() - started) / time_factor
         if remaining <= 0:
             return _report(seconds, index, label, "timeout", _total_limit_message(total_cpu_limit_s))
         limit = min(cell_cpu_limit_s, remaining)
         labels_by_count[shell.execution_count] = label
         cell_started = time.process_time()
-        with _cpu_alarm(limit) as fired:
+        with _cpu_alarm(limit * time_factor) as fired:
             result = shell.run_cell(source, store_history=True, silent=False)
         seconds.append(round(time.process_time() - cell_started, 3))
         if after_cell is not None:

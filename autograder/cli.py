@@ -1,6 +1,8 @@
 """Command line: ``python -m autograder grade SUBMISSION --out DIR [--units-only]``
 (and ``demo``: grade the reference end to end, see demo.py; ``batch``: grade
-every submission of a folder into a gradebook, see batch.py).
+every submission of a folder into a gradebook, see batch.py; ``merge``: combine
+the outputs of ``batch --shard K/N``, see batch_shards.py; ``similarity``:
+a similarity report of a class, see similarity.py).
 
 Runs the graded pytest suite (``autograder/test_*.py``) in this process on
 SUBMISSION (a folder, .ipynb or .zip), writes ``DIR/results.json`` in
@@ -23,8 +25,14 @@ import pytest
 
 from autograder import demo
 from autograder.batch import add_batch_parser, run_batch_from_args
+from autograder.batch_shards import add_merge_parser, run_merge_from_args
+from autograder.grading_policy import PolicyError, load_policy
 from autograder.plugin import AUTOGRADER_DIR
+from autograder.results import write_results
+from autograder.score_policies import is_rate_limited, rate_limited_document
+from autograder.similarity import add_similarity_parser, run_similarity
 from autograder.stages import STAGE_NAMES, UNIT_STAGE_NAMES
+from autograder.submission_metadata import MetadataError, load_metadata
 
 EXIT_GRADER_FAILED = 2
 RESULTS_FILE = "results.json"
@@ -41,23 +49,53 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--units-only", action="store_true", help=f"run only the unit stages ({', '.join(UNIT_STAGE_NAMES)})")
     grade.add_argument("--protect", action="append", default=[], type=Path, metavar="DIR",
                        help="another directory student code must not read, e.g. golden fixtures (repeatable)")
+    grade.add_argument("--policy", type=Path, metavar="FILE",
+                       help="the staff's grading policy (default: autograder/grading_policy.toml if it exists)")
+    grade.add_argument("--metadata", type=Path, metavar="FILE",
+                       help="Gradescope's submission_metadata.json (late penalty, rate limit, identity)")
     demo.add_parser(commands)
     add_batch_parser(commands)
+    add_merge_parser(commands)
+    add_similarity_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo.run(args)
     if args.command == "batch":
         return run_batch_from_args(args)
-    return grade_submission(args.submission, args.out, units_only=args.units_only, protect=args.protect)
+    if args.command == "merge":
+        return run_merge_from_args(args)
+    if args.command == "similarity":
+        return run_similarity(args.submissions, args.out)
+    return grade_submission(args.submission, args.out, units_only=args.units_only, protect=args.protect,
+                            **({"policy": args.policy} if args.policy else {}),
+                            **({"metadata": args.metadata} if args.metadata else {}))
 
 
-def grade_submission(submission: Path, out: Path, *, units_only: bool = False, protect: list[Path] = ()) -> int:
-    """Grade ``submission`` into ``out/results.json``; return the process exit status."""
+def grade_submission(submission: Path, out: Path, *, units_only: bool = False, protect: list[Path] = (),
+                     policy: Path | None = None, metadata: Path | None = None) -> int:
+    """Grade ``submission`` into ``out/results.json``; return the process exit status.
+
+    ``policy`` and ``metadata``: see ``grading_policy.py``; a submission over
+    the policy's rate limit is not graded (``score_policies``).
+    """
     try:
         results_path = _prepare_output(out)
     except OSError as error:
         print(f"autograder: cannot prepare the output directory {out}: {error}", file=sys.stderr)
         return EXIT_GRADER_FAILED
+    try:
+        staff_policy = load_policy(policy)
+        submission_metadata = load_metadata(metadata) if metadata and staff_policy.needs_metadata else None
+    except (PolicyError, MetadataError) as error:
+        print(f"autograder: {error}", file=sys.stderr)
+        return EXIT_GRADER_FAILED
+    if staff_policy.needs_metadata and submission_metadata is None:
+        print(f"autograder: the grading policy ({staff_policy.source}) has a late penalty, a rate limit or "
+              "identity, but no --metadata was given: none of them applies", file=sys.stderr)
+    if is_rate_limited(staff_policy, submission_metadata):
+        write_results(results_path, rate_limited_document(staff_policy, submission_metadata))
+        print("autograder: over the rate limit; not graded (results.json says so)", file=sys.stderr)
+        return 0
     stages = UNIT_STAGE_NAMES if units_only else STAGE_NAMES
     exit_code = pytest.main([
         str(AUTOGRADER_DIR),
@@ -65,6 +103,8 @@ def grade_submission(submission: Path, out: Path, *, units_only: bool = False, p
         f"--results={results_path}",
         f"--stages={','.join(stages)}",
         *(f"--protect={Path(path).resolve()}" for path in protect),
+        *([f"--policy={Path(policy).resolve()}"] if policy else []),
+        *([f"--metadata={Path(metadata).resolve()}"] if metadata else []),
         f"--rootdir={AUTOGRADER_DIR.parent}",
         "-p", "no:cacheprovider",
         "--tb=short",

@@ -41,6 +41,17 @@ PRIVATE_TMP = "/tmp"
 PRIVATE_SCRATCH_MB = {PRIVATE_TMP: 128, "/dev/shm": 64}
 PRIVATE_WORKDIR = "/tmp/submission"
 
+# Torch's choice of CPU kernels, read when torch loads in the zygote (oneDNN's
+# on its first use, in a worker). Staff set them to stand in for another CPU
+# (docs/calibration.md, "Machine-relative limits"), so they are the only
+# variables of the grader's that reach the sandbox; they carry no secret.
+CPU_KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+
+
+def cpu_kernel_environment() -> dict[str, str]:
+    """The ``CPU_KERNEL_VARIABLES`` set in this process."""
+    return {name: os.environ[name] for name in CPU_KERNEL_VARIABLES if name in os.environ}
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -1,6 +1,8 @@
 """The class gradebook: one CSV row per submission, one column per graded test.
 
-Columns: ``submission`` (student id), ``score``, ``max_score``, ``status``
+Columns: ``submission`` (student id), then ``name``, ``sid``, ``email`` when
+some submission names its submitters (a Gradescope export; a group's
+joined with ``; ``), ``score``, ``max_score``, ``status``
 (``graded``, ``timeout``, ``grader-failed``, or ``not-graded`` when no
 committed grading exists), then one column per test name, each cell that
 test's score (empty when the submission's results do not have that test).
@@ -23,7 +25,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.batch_records import read_grading
+
+GRADEBOOK_FILE = "gradebook.csv"
 FIXED_COLUMNS = ("submission", "score", "max_score", "status")
+IDENTITY_COLUMNS = ("name", "sid", "email")  # after "submission", when some entry has submitters
+GROUP_SEPARATOR = "; "
 NOT_GRADED = "not-graded"
 SCORE_DECIMALS = 4
 
@@ -35,6 +42,7 @@ class GradebookEntry:
     submission_id: str
     status: str
     results: dict | None
+    students: tuple[dict, ...] = ()  # Student.to_json() of each submitter
 
 
 def gradebook_rows(entries: list[GradebookEntry]) -> list[list[str]]:
@@ -44,13 +52,17 @@ def gradebook_rows(entries: list[GradebookEntry]) -> list[list[str]]:
     test_columns = _test_columns(entries, scores)
     maxima = {entry.submission_id: _max_score(entry.results) for entry in entries}
     course_max = max((value for value in maxima.values() if value is not None), default=None)
-    rows = [list(FIXED_COLUMNS) + test_columns]
+    identity = any(entry.students for entry in entries)
+    fixed = list(FIXED_COLUMNS)
+    rows = [fixed[:1] + (list(IDENTITY_COLUMNS) if identity else []) + fixed[1:] + test_columns]
     for entry in entries:
         results = entry.results or {}
         max_score = maxima[entry.submission_id]
         max_score = course_max if max_score is None else max_score
-        row = [
-            entry.submission_id,
+        row = [entry.submission_id]
+        row += [GROUP_SEPARATOR.join(str(student.get(key, "")) for student in entry.students)
+                for key in IDENTITY_COLUMNS] if identity else []
+        row += [
             format_score(results["score"]) if "score" in results else "",
             "" if max_score is None else format_score(max_score),
             entry.status,
@@ -80,6 +92,17 @@ def write_gradebook(path: Path, entries: list[GradebookEntry]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_class_gradebook(out: Path, submission_ids: list[str]) -> list[GradebookEntry]:
+    """``out/gradebook.csv`` from the committed gradings ``out/<id>/`` (``NOT_GRADED`` where none); the entries."""
+    entries = []
+    for key in submission_ids:
+        stored = read_grading(Path(out) / key)
+        entries.append(GradebookEntry(key, stored.record.status, stored.results, stored.record.students) if stored
+                       else GradebookEntry(key, NOT_GRADED, None))
+    write_gradebook(Path(out) / GRADEBOOK_FILE, entries)
+    return entries
 
 
 def format_score(value: float) -> str:

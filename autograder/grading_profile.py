@@ -65,13 +65,22 @@ class GradingProfile:
     post_nms_topk: int  # RPN proposals per level and image: few, so that the mAP depends on the RPN's ranking
     # Limits of the notebook run, inside the sandbox: CPU time (as Gradescope
     # budgets it, and independent of the machine's load) per cell and for the
-    # whole run, and a wall-clock backstop for code that sleeps or blocks.
+    # whole run, and a wall-clock backstop for code that sleeps or blocks. In
+    # seconds of the calibration machine: the grader scales them by this
+    # machine's measured speed (machine_speed.py, ``time_scaled``).
     cell_cpu_limit_s: float
     total_cpu_limit_s: float
     wall_limit_s: float
     # Thresholds of the graded checks.
     max_loss_ratio: float  # mean loss of the last 20% / of the first 10% must be below this
     min_map: float  # mAP@0.5 on the withheld validation annotations must be at least this
+
+    def time_scaled(self, factor: float, wall_factor: float | None = None) -> GradingProfile:
+        """This profile with its CPU limits multiplied by ``factor`` and its wall limit by ``wall_factor``
+        (default: ``factor``); see ``machine_speed.py``."""
+        return dataclasses.replace(self, cell_cpu_limit_s=self.cell_cpu_limit_s * factor,
+                                   total_cpu_limit_s=self.total_cpu_limit_s * factor,
+                                   wall_limit_s=self.wall_limit_s * (factor if wall_factor is None else wall_factor))
 
     def notebook_parameters(self) -> dict:
         """Values injected into the notebook's ``parameters`` cell (paths relative to the kernel's cwd)."""
@@ -92,6 +101,7 @@ class GradingProfile:
             "FULL_WARMUP_ITERS": self.warmup_iters,
             "FULL_MAX_GRAD_NORM": self.max_grad_norm,
             "FULL_POST_NMS_TOPK": self.post_nms_topk,
+            "CHECKPOINT_PERIOD": 0,  # no checkpoints: larger than the sandbox's file-size limit, and unused
             "EVALUATE_MAP": False,  # the grader evaluates; the kernel has no validation boxes
         }
 

@@ -48,8 +48,13 @@ class NotebookRun:
 
 
 def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profile: GradingProfile,
-                       course_files: dict[str, str] | None = None) -> NotebookRun:
+                       course_files: dict[str, str] | None = None, time_factor: float = 1.0,
+                       wall_factor: float | None = None) -> NotebookRun:
     """Run the submission's notebook with ``profile``; ``course_files`` replaces the helper modules (calibration).
+
+    ``time_factor`` scales the profile's CPU limits to this machine and
+    ``wall_factor`` (default: ``time_factor``) its wall-clock backstop
+    (``machine_speed.py``); the student's messages state them unscaled.
 
     Raises:
         SubmissionError: the notebook cannot be read or parametrised, or the
@@ -65,13 +70,14 @@ def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profi
     started = time.monotonic()
     report = sandbox.call(
         NOTEBOOK_PROBE,
-        timeout_s=profile.wall_limit_s + CALL_MARGIN_S,
+        timeout_s=profile.time_scaled(time_factor, wall_factor).wall_limit_s + CALL_MARGIN_S,
         cells=[cell.source for cell in cells],
         labels=[cell.label for cell in cells],
         files=files,
         environment=dict(KERNEL_ENVIRONMENT),
         cell_cpu_limit_s=float(profile.cell_cpu_limit_s),
         total_cpu_limit_s=float(profile.total_cpu_limit_s),
+        time_factor=float(time_factor),
         collect_files=[LOSS_HISTORY_FILE],
         collect_folders=[DETECTIONS_DIR],
     )

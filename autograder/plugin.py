@@ -11,7 +11,9 @@ reference solution) or with ``-p autograder.plugin``.
   reference folder), ``--results PATH`` (write results.json there),
   ``--stages a,b`` (default: all), ``--protect DIR`` (repeatable: more
   directories hidden from student code, on top of ``PROTECTED_DIRS`` and
-  the results directory).
+  the results directory), ``--policy FILE`` and ``--metadata FILE`` (the
+  staff's grading policy, ``grading_policy.py``, and Gradescope's
+  submission metadata it reads: visibility, late penalty, identity).
 * Fixtures ``sandbox`` (session ``Sandbox`` on the normalised submission),
   ``submission`` (the ``NormalizedSubmission``) and ``points``
   (``points.award(fraction, note)`` for partial credit; a passing test
@@ -35,16 +37,19 @@ import pytest
 import autograder
 from autograder.bounded_normalization import normalize_upload
 from autograder.errors import SandboxError, SubmissionError, SubmissionFormatError
+from autograder.grading_policy import GradingPolicy, PolicyError, load_policy
 from autograder.layout import KNOWN_NAMES
 from autograder.results import VISIBILITIES, TestResult, results_document, score_table, write_results
 from autograder.sandbox import Sandbox
+from autograder.score_policies import apply_policy
 from autograder.stages import DEFAULT_STAGE, STAGE_NAMES
 from autograder.submission import NormalizedSubmission
+from autograder.submission_metadata import MetadataError, SubmissionMetadata, load_metadata
 
 __all__ = [
     "pytest_addoption", "pytest_configure", "pytest_sessionstart", "pytest_collection_modifyitems",
     "pytest_runtest_setup", "pytest_runtest_makereport", "pytest_sessionfinish", "pytest_terminal_summary",
-    "sandbox", "submission", "points", "PointsAward",
+    "sandbox", "submission", "staff_notes", "points", "PointsAward",
 ]
 
 AUTOGRADER_DIR = Path(autograder.__file__).resolve().parent
@@ -88,6 +93,7 @@ class GradingSession:
         self.stages = stages
         self.extra_protected = extra_protected
         self.isolation_warnings: tuple[str, ...] = ()
+        self.staff_notes: list[str] = []  # measurements for staff (machine speed): terminal only, never results.json
         self.started = time.monotonic()
         self.tests: dict[str, TestResult] = {}
         self.grader_failures: list[str] = []
@@ -96,6 +102,8 @@ class GradingSession:
         self._sandbox: Sandbox | None = None
         self.sandbox_error: Exception | None = None
         self._workdir: str | None = None
+        self.policy = GradingPolicy()
+        self.metadata: SubmissionMetadata | None = None
 
     def prepare(self) -> None:
         """Normalise the submission and start its sandbox (the zygote warms up meanwhile)."""
@@ -181,7 +189,8 @@ class GradingSession:
         if self._workdir:
             shutil.rmtree(self._workdir, ignore_errors=True)
         tests = list(self.tests.values())
-        return results_document(tests, "\n".join(lines), time.monotonic() - self.started)
+        document = results_document(tests, "\n".join(lines), time.monotonic() - self.started)
+        return apply_policy(document, self.policy, self.metadata)
 
 
 def assertion_text(error: AssertionError) -> str:
@@ -202,22 +211,45 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"comma-separated grading stages to run (default: all of {', '.join(STAGE_NAMES)})")
     group.addoption("--protect", action="append", default=[], metavar="PATH",
                     help="another directory student code must not read, e.g. golden fixtures (repeatable)")
+    group.addoption("--policy", default=None, metavar="FILE",
+                    help="the staff's grading policy (default: autograder/grading_policy.toml if it exists)")
+    group.addoption("--metadata", default=None, metavar="FILE",
+                    help="Gradescope's submission_metadata.json, read when the policy needs it")
+
+
+MARKERS = (
+    "points(n, tags=(), visibility='visible'): points of a graded test",
+    f"stage(name): grading stage of a test (default {DEFAULT_STAGE!r})",
+)
+
+
+def register_markers(config: pytest.Config) -> None:
+    """Declare the graded tests' markers (also for sessions that import graded test modules)."""
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "points(n, tags=(), visibility='visible'): points of a graded test")
-    config.addinivalue_line("markers", f"stage(name): grading stage of a test (default {DEFAULT_STAGE!r})")
+    register_markers(config)
     stages = tuple(name.strip() for name in config.getoption("stages").split(",") if name.strip())
     unknown = sorted(set(stages) - set(STAGE_NAMES))
     if unknown:
         raise pytest.UsageError(f"--stages: unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGE_NAMES)}")
     results = config.getoption("results")
-    config.stash[_SESSION] = GradingSession(
+    grading = GradingSession(
         Path(config.getoption("submission")),
         Path(results).resolve() if results else None,
         stages,
         [Path(path).resolve() for path in config.getoption("protect")],
     )
+    policy_path, metadata_path = config.getoption("policy"), config.getoption("metadata")
+    try:
+        grading.policy = load_policy(Path(policy_path) if policy_path else None)
+        if metadata_path and grading.policy.needs_metadata:
+            grading.metadata = load_metadata(Path(metadata_path))
+    except (PolicyError, MetadataError) as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[_SESSION] = grading
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -237,7 +269,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             continue
         selected.append(item)
         try:
-            grading.tests[item.nodeid] = _test_result(item)
+            grading.tests[item.nodeid] = _test_result(item, stage, grading.policy)
         except (TypeError, ValueError) as error:
             problems.append(f"{item.nodeid}: {error}")
     if problems:
@@ -282,6 +314,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"GRADER FAILURE: {failure}", red=True)
     for warning in grading.isolation_warnings:
         terminalreporter.write_line(warning, red=True)
+    for note in grading.staff_notes:
+        terminalreporter.write_line(f"staff: {note}")
     if grading.results_path is not None:
         terminalreporter.write_line(f"results: {grading.results_path}")
 
@@ -300,6 +334,12 @@ def sandbox(request: pytest.FixtureRequest) -> Sandbox:
     return request.config.stash[_SESSION].sandbox()
 
 
+@pytest.fixture(scope="session")
+def staff_notes(request: pytest.FixtureRequest) -> list[str]:
+    """Lines for the staff's terminal output, never for the student's results."""
+    return request.config.stash[_SESSION].staff_notes
+
+
 @pytest.fixture
 def points(request: pytest.FixtureRequest) -> PointsAward:
     award = PointsAward()
@@ -313,12 +353,14 @@ def _stage_index(item: pytest.Item) -> int:
     return STAGE_NAMES.index(marker.args[0] if marker and marker.args else DEFAULT_STAGE)
 
 
-def _test_result(item: pytest.Item) -> TestResult:
+def _test_result(item: pytest.Item, stage: str, policy: GradingPolicy) -> TestResult:
     marker = item.get_closest_marker("points")
     if marker is None:
         raise ValueError("graded tests need @pytest.mark.points(n, tags=(...))")
     max_score, tags, visibility = _points_spec(*marker.args, **marker.kwargs)
-    return TestResult(name=_display_name(item), max_score=max_score, visibility=visibility, tags=tags)
+    name = _display_name(item)
+    return TestResult(name=name, max_score=max_score, visibility=policy.visibility.visibility(name, stage, visibility),
+                      tags=tags)
 
 
 def _points_spec(n, *, tags=(), visibility="visible") -> tuple[float, tuple[str, ...], str]:

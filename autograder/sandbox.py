@@ -32,7 +32,7 @@ from pathlib import Path
 
 from autograder import control_channel, safe_transfer, staged_package
 from autograder.call_budget import CallBudget
-from autograder.confinement import Limits
+from autograder.confinement import Limits, cpu_kernel_environment
 from autograder.errors import (
     ERROR_CLASS_BY_KIND,
     Crashed,
@@ -401,8 +401,9 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _zygote_environment(package_parent: str, home: str) -> dict[str, str]:
-    """A clean environment: nothing of the grader's (tokens, paths) reaches workers."""
+    """A clean environment: nothing of the grader's (tokens, paths) reaches workers but its CPU kernel choice."""
     return {
+        **cpu_kernel_environment(),
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "HOME": home,
         "LANG": "C.UTF-8",

@@ -1,11 +1,11 @@
-"""A results.json as a Markdown score table, or as a GitHub Actions annotation.
+"""A results.json as a Markdown score table.
 
-    python -m autograder.score_summary results/results.json            # Markdown (job summary)
-    python -m autograder.score_summary results/results.json --notice   # ::notice line with the total
+    python -m autograder.score_summary results/results.json   # Markdown (e.g. a GitHub job summary)
 
-Used by the GitHub Classroom workflow template
-(``data_scripts/templates/classroom.yml``).  It shows every test in the file,
-whatever its Gradescope visibility.  Exit status 1, with the reason on
+Used by the grading repository's workflow template
+(``data_scripts/templates/github/grading.yml``) for staff, and by
+``autograder.check_run`` for students.  It shows every test in the file it is
+given, whatever its Gradescope visibility.  Exit status 1, with the reason on
 stderr, when the file is missing or not a valid results file.
 """
 
@@ -25,42 +25,33 @@ def markdown_summary(results: dict) -> str:
     tests = results.get("tests", [])
     total = results.get("score", sum(test.get("score", 0) for test in tests))
     possible = sum(test.get("max_score", 0) for test in tests)
-    lines = ["## Autograder score", "", f"**{_number(total)} / {_number(possible)}**" if tests else
-             f"**{_number(total)}**", ""]
+    lines = ["## Autograder score", "", f"**{number_text(total)} / {number_text(possible)}**" if tests else
+             f"**{number_text(total)}**", ""]
     if results.get("output"):
         lines += ["```", results["output"].replace("```", "'''"), "```", ""]
     if tests:
         lines += ["| | test | score | feedback |", "| --- | --- | ---: | --- |"]
         for test in tests:
             mark = _STATUS_MARK.get(test.get("status", ""), "")
-            score = f"{_number(test.get('score', 0))} / {_number(test.get('max_score', 0))}"
+            score = f"{number_text(test.get('score', 0))} / {number_text(test.get('max_score', 0))}"
             lines.append(f"| {mark} | {_cell(test.get('name', ''))} | {score} | {_cell(_short(test.get('output', '')))} |")
     return "\n".join(lines) + "\n"
-
-
-def notice_line(results: dict) -> str:
-    """A GitHub Actions ``::notice`` annotation with the total."""
-    tests = results.get("tests", [])
-    total = results.get("score", sum(test.get("score", 0) for test in tests))
-    possible = sum(test.get("max_score", 0) for test in tests)
-    return f"::notice title=Autograder score::{_number(total)} / {_number(possible)}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.score_summary", description=__doc__.split("\n")[0])
     parser.add_argument("results", help="a results.json file")
-    parser.add_argument("--notice", action="store_true", help="print a GitHub Actions annotation instead")
     args = parser.parse_args(argv)
     try:
         results = load_results(args.results)
     except ResultsSchemaError as error:
         print(f"score_summary: {error}", file=sys.stderr)
         return 1
-    print(notice_line(results) if args.notice else markdown_summary(results), end="" if not args.notice else "\n")
+    print(markdown_summary(results), end="")
     return 0
 
 
-def _number(value: float) -> str:
+def number_text(value: float) -> str:
     return f"{round(float(value), 4):g}"
 
 

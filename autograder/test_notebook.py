@@ -11,6 +11,7 @@ import pytest
 
 from autograder.errors import SubmissionError
 from autograder.grading_profile import LOSS_HEAD_FRACTION, LOSS_TAIL_FRACTION, selected_profile
+from autograder.machine_speed import measure_machine_speed
 from autograder.notebook_artifacts import LOSS_PLOT, write_loss_plot, write_map_outputs
 from autograder.notebook_checks import (
     check_loss_decreases,
@@ -27,9 +28,12 @@ MAP_POINTS = 5
 
 
 @pytest.fixture(scope="module")
-def notebook_run(sandbox, submission) -> NotebookRun:
+def notebook_run(sandbox, submission, staff_notes) -> NotebookRun:
+    speed = measure_machine_speed(sandbox)  # before the notebook: its worker never ran student code
+    staff_notes.append(speed.describe(PROFILE))
     try:
-        return run_notebook_stage(sandbox, submission, PROFILE)
+        return run_notebook_stage(sandbox, submission, PROFILE, time_factor=speed.factor,
+                                  wall_factor=speed.wall_factor)
     except SubmissionError as error:
         raise type(error)(stage_failure(error, PROFILE)) from None
 

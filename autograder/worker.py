@@ -109,8 +109,10 @@ def _close_fds_except(keep: set[int]) -> None:
 
 
 def _reset_environment(workdir: str) -> None:
+    kernels = confinement.cpu_kernel_environment()
     os.environ.clear()
     os.environ.update(
+        **kernels,
         PATH=_SAFE_PATH, HOME=workdir, TMPDIR=workdir, LANG="C.UTF-8", MPLCONFIGDIR=workdir,
         MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
     )

@@ -23,14 +23,15 @@ CHUNK_BYTES = 1024 * 1024
 IGNORED_PARTS = frozenset({"__MACOSX", ".DS_Store", "__pycache__", ".ipynb_checkpoints", ".git"})
 
 
-def extract_zip(archive: Path, destination: Path) -> None:
-    """Extract ``archive`` into the (empty) directory ``destination``."""
+def extract_zip(archive: Path, destination: Path, *, max_entries: int = MAX_ENTRIES,
+                max_total_bytes: int = MAX_TOTAL_BYTES) -> None:
+    """Extract ``archive`` into the (empty) directory ``destination`` (limits: one upload's, by default)."""
     try:
         with zipfile.ZipFile(archive) as bundle:
             entries = bundle.infolist()
-            if len(entries) > MAX_ENTRIES:
-                raise SubmissionFormatError(f"{one_line(archive.name)} has {len(entries)} entries; at most {MAX_ENTRIES} are allowed.")
-            budget = [MAX_TOTAL_BYTES]
+            if len(entries) > max_entries:
+                raise SubmissionFormatError(f"{one_line(archive.name)} has {len(entries)} entries; at most {max_entries} are allowed.")
+            budget = [max_total_bytes, max_total_bytes]
             for entry in entries:
                 relative = _safe_relative_path(entry, one_line(archive.name))
                 if relative is None:
@@ -62,11 +63,12 @@ def _safe_relative_path(entry: zipfile.ZipInfo, archive_name: str) -> PurePosixP
 
 
 def _extract_file(bundle: zipfile.ZipFile, entry: zipfile.ZipInfo, target: Path, budget: list[int], archive_name: str) -> None:
+    """Copy one entry; ``budget``: [bytes left, the limit]."""
     with bundle.open(entry) as source, open(target, "wb") as sink:
         while chunk := source.read(CHUNK_BYTES):
             budget[0] -= len(chunk)
             if budget[0] < 0:
                 raise SubmissionFormatError(
-                    f"{archive_name} inflates to more than {MAX_TOTAL_BYTES // 2**20} MiB; submit only your code."
+                    f"{archive_name} inflates to more than {budget[1] // 2**20} MiB; submit only your code."
                 )
             sink.write(chunk)

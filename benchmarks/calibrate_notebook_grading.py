@@ -54,6 +54,7 @@ from autograder.notebook_checks import (  # noqa: E402
     run_loss_history,
     run_validation_map,
 )
+from autograder.machine_speed import measure_machine_speed  # noqa: E402
 from autograder.notebook_stage import run_notebook_stage  # noqa: E402
 from autograder.sandbox import Sandbox  # noqa: E402
 from autograder.submission import NormalizedSubmission  # noqa: E402
@@ -137,7 +138,9 @@ def run_one(profile: GradingProfile, variant: Variant, seed: int) -> dict:
         submission = NormalizedSubmission(Path(folder), f"variant {variant.name}")
         sandbox = Sandbox(folder, protected_paths=[REPOSITORY / "autograder", REPOSITORY / "reference"])
         try:
-            run = run_notebook_stage(sandbox, submission, profile, course_files=seeded_course_files(seed))
+            speed = measure_machine_speed(sandbox)  # as the graded stage does: limits in calibration-machine units
+            run = run_notebook_stage(sandbox, submission, profile, course_files=seeded_course_files(seed),
+                                     time_factor=speed.factor, wall_factor=speed.wall_factor)
         except SubmissionError as error:
             run, row["status"] = None, f"stopped: {_first_line(str(error))}"
         finally:

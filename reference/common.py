@@ -182,7 +182,7 @@ class DetectorBackboneWithFPN(nn.Module):
         """
         Total stride up to the FPN level. For a fixed ConvNet, these values
         are invariant to input image size. You may access these values freely
-        to implement your logic in FCOS / Faster R-CNN.
+        to implement your logic in Faster R-CNN.
         """
         return {"p3": 8, "p4": 16, "p5": 32}
 
@@ -201,8 +201,14 @@ class DetectorBackboneWithFPN(nn.Module):
         fpn_feats = {"p3": None, "p4": None, "p5": None}
         ######################################################################
         # TODO: Fill output FPN features (p3, p4, p5) using RegNet features  #
-        # (c3, c4, c5) and FPN conv layers created above.                    #
-        # HINT: Use `F.interpolate` to upsample FPN features.                #
+        # (c3, c4, c5) and FPN conv layers created above, top-down:          #
+        #   m5 = lateral_5(c5)                                               #
+        #   m4 = lateral_4(c4) + upsample(m5)                                #
+        #   m3 = lateral_3(c3) + upsample(m4)                                #
+        #   p_i = output_i(m_i) for i = 3, 4, 5                              #
+        # where upsample is nearest-neighbour interpolation to the size of   #
+        # the lateral it is added to (x2 here).                              #
+        # HINT: `F.interpolate(x, size=..., mode="nearest")`.                #
         ######################################################################
 
         # BEGIN SOLUTION

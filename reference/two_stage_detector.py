@@ -52,7 +52,8 @@ class RPNPredictionNetwork(nn.Module):
     Faster R-CNN typically uses (p2, p3, p4, p5) feature maps. We will exclude
     p2 for have a small enough model for Colab.
 
-    Conceptually this module is quite similar to `FCOSPredictionNetwork`.
+    A shared stem of 3x3 convolutions runs on every FPN level, followed by
+    two 1x1 convolutions: objectness logits and box deltas for each anchor.
     """
 
     def __init__(
@@ -76,7 +77,7 @@ class RPNPredictionNetwork(nn.Module):
         ######################################################################
         # TODO: Create a stem of alternating 3x3 convolution layers and RELU
         # activation modules. RPN shares this stem for objectness and box
-        # regression (unlike FCOS, that uses separate stems).
+        # regression.
         #
         # Use `in_channels` and `stem_channels` for creating these layers, the
         # docstring above tells you what they mean. Initialize weights of each
@@ -85,8 +86,7 @@ class RPNPredictionNetwork(nn.Module):
         # that size of input features remains same: remember we need predictions
         # at every location in feature map, we shouldn't "lose" any locations.
         ######################################################################
-        # Fill this list. It is okay to use your implementation from
-        # `FCOSPredictionNetwork` for this code block.
+        # Fill this list.
         stem_rpn = []
 
         # BEGIN SOLUTION
@@ -340,7 +340,7 @@ def rcnn_get_deltas_from_anchors(
 ) -> torch.Tensor:
     """
     Get box regression deltas that transform `anchors` to `gt_boxes`. These
-    deltas will become GT targets for box regression. Unlike FCOS, the deltas
+    deltas will become GT targets for box regression. The deltas
     are in `(dx, dy, dw, dh)` format that represent offsets to anchor centers
     and scaling factors for anchor size:
 
@@ -552,8 +552,8 @@ class RPN(nn.Module):
         """
         Args:
             batch_size_per_image: Anchors per image to sample for training.
-            nms_thresh: IoU threshold for NMS - unlike FCOS, this is used
-                during both, training and inference.
+            nms_thresh: IoU threshold for NMS of the proposals, used during
+                both training and inference.
             pre_nms_topk: Number of top-K proposals to select before applying
                 NMS, per FPN level. This helps in speeding up NMS.
             post_nms_topk: Number of top-K proposals to select after applying
@@ -651,7 +651,7 @@ class RPN(nn.Module):
         # ... otherwise continue loss computation:
         ######################################################################
         # Match the generated anchors with provided GT boxes. This
-        # function is not batched so you may use a for-loop, like FCOS.
+        # function is not batched so you may use a for-loop over images.
         ######################################################################
         # Combine anchor boxes from all FPN levels - we do not need any
         # distinction of boxes across different levels (for training).
@@ -782,7 +782,7 @@ class RPN(nn.Module):
                 #   2. Sort all proposals by their predicted objectness, and
                 #      retain `self.pre_nms_topk` proposals. This speeds up
                 #      our NMS computation. HINT: `torch.topk`
-                #   3. Apply NMS and retain `keep_topk_per_level` proposals
+                #   3. Apply NMS and retain `self.post_nms_topk` proposals
                 #      per image, per level.
                 #
                 # NOTE: Your `nms` method may be slow for training - you may
@@ -870,14 +870,14 @@ class FasterRCNN(nn.Module):
         ######################################################################
         # TODO: Create a stem of alternating 3x3 convolution layers and RELU
         # activation modules using `stem_channels` argument, exactly like
-        # `FCOSPredictionNetwork` and `RPNPredictionNetwork`. use the same
+        # `RPNPredictionNetwork`. Use the same
         # stride, padding, and weight initialization as previous TODOs.
         #
         # HINT: This stem will be applied on RoI-aligned FPN features. You can
         # decide the number of input channels accordingly.
         ######################################################################
-        # Fill this list. It is okay to use your implementation from
-        # `FCOSPredictionNetwork` for this code block.
+        # Fill this list. It is okay to reuse your `RPNPredictionNetwork`
+        # stem code for this block.
         cls_pred = []
 
         ######################################################################

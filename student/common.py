@@ -170,7 +170,7 @@ class DetectorBackboneWithFPN(nn.Module):
         ######################################################################
         #                            START YOUR CODE                         #
         ######################################################################
-        raise NotImplementedError("DetectorBackboneWithFPN.__init__: TODO not implemented yet (common.py)")
+        raise NotImplementedError("DetectorBackboneWithFPN.__init__: TODO not implemented yet: write it in the notebook cell that defines DetectorBackboneWithFPN (or in common.py)")
         ######################################################################
         #                            END OF YOUR CODE                        #
         ######################################################################
@@ -180,7 +180,7 @@ class DetectorBackboneWithFPN(nn.Module):
         """
         Total stride up to the FPN level. For a fixed ConvNet, these values
         are invariant to input image size. You may access these values freely
-        to implement your logic in FCOS / Faster R-CNN.
+        to implement your logic in Faster R-CNN.
         """
         return {"p3": 8, "p4": 16, "p5": 32}
 
@@ -199,14 +199,20 @@ class DetectorBackboneWithFPN(nn.Module):
         fpn_feats = {"p3": None, "p4": None, "p5": None}
         ######################################################################
         # TODO: Fill output FPN features (p3, p4, p5) using RegNet features  #
-        # (c3, c4, c5) and FPN conv layers created above.                    #
-        # HINT: Use `F.interpolate` to upsample FPN features.                #
+        # (c3, c4, c5) and FPN conv layers created above, top-down:          #
+        #   m5 = lateral_5(c5)                                               #
+        #   m4 = lateral_4(c4) + upsample(m5)                                #
+        #   m3 = lateral_3(c3) + upsample(m4)                                #
+        #   p_i = output_i(m_i) for i = 3, 4, 5                              #
+        # where upsample is nearest-neighbour interpolation to the size of   #
+        # the lateral it is added to (x2 here).                              #
+        # HINT: `F.interpolate(x, size=..., mode="nearest")`.                #
         ######################################################################
 
         ######################################################################
         #                            START YOUR CODE                         #
         ######################################################################
-        raise NotImplementedError("DetectorBackboneWithFPN.forward: TODO not implemented yet (common.py)")
+        raise NotImplementedError("DetectorBackboneWithFPN.forward: TODO not implemented yet: write it in the notebook cell that defines DetectorBackboneWithFPN (or in common.py)")
         ######################################################################
         #                            END OF YOUR CODE                        #
         ######################################################################
@@ -260,7 +266,7 @@ def get_fpn_location_coords(
         ######################################################################
         #                            START YOUR CODE                         #
         ######################################################################
-        raise NotImplementedError("get_fpn_location_coords: TODO not implemented yet (common.py)")
+        raise NotImplementedError("get_fpn_location_coords: TODO not implemented yet: write it in the notebook cell that defines get_fpn_location_coords (or in common.py)")
         ######################################################################
         #                            END OF YOUR CODE                        #
         ######################################################################
@@ -303,7 +309,7 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float = 0.5):
     ######################################################################
     #                            START YOUR CODE                         #
     ######################################################################
-    raise NotImplementedError("nms: TODO not implemented yet (common.py)")
+    raise NotImplementedError("nms: TODO not implemented yet: write it in the notebook cell that defines nms (or in common.py)")
     ######################################################################
     #                            END OF YOUR CODE                        #
     ######################################################################

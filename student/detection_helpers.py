@@ -174,59 +174,124 @@ class VOC2007DetectionTiny(torch.utils.data.Dataset):
         return image_path, image, gt_boxes
 
 
-def detection_visualizer(img, idx_to_class, bbox=None, pred=None, points=None):
-    """
-    Data visualizer on the original image. Support both GT
-    box input and proposal input.
+# Box colours: one per kind, distinct also for colour-blind readers (Okabe-Ito).
+GT_COLOR = (0.0, 0.45, 0.70)  # blue
+PRED_COLOR = (0.90, 0.62, 0.0)  # orange
+ANCHOR_COLOR = (0.80, 0.47, 0.65)  # pink, dashed
+POINT_COLOR = (0.94, 0.89, 0.26)  # yellow
+GRID_COLUMNS = 4  # images per row of `show_detections_grid`
 
-    Input:
-    - img: PIL Image input, or a `(3, H, W)` tensor with values in [0, 1]
-    - idx_to_class: Mapping from the index (0-19) to the class name
-    - bbox: GT bbox (in red, optional), a tensor of shape Nx5, where N is
-            the number of GT boxes, 5 indicates
-            (x_tl, y_tl, x_br, y_br, class); or Nx4 boxes without class
-    - pred: Predicted bbox (in green, optional),
-            a tensor of shape N'x6, where N' is the number
-            of predicted boxes, 6 indicates
-            (x_tl, y_tl, x_br, y_br, class, object confidence score)
-    - points: Optional list of `(x, y)` points (in yellow)
-    """
 
-    # Convert image to HWC if it is passed as a Tensor (0-1, CHW).
+def _as_image_array(img) -> np.ndarray:
+    """HWC uint8 array of a PIL image or a `(3, H, W)` tensor with values in [0, 1]."""
     if isinstance(img, torch.Tensor):
         img = (img.clamp(0, 1) * 255).permute(1, 2, 0).cpu().numpy()
+    return np.asarray(img).astype("uint8")
 
-    img_copy = np.asarray(img).astype("uint8")
-    _, ax = plt.subplots(frameon=False)
 
+def draw_detections(ax, img, idx_to_class, bbox=None, pred=None, anchors=None, points=None,
+                    title: Optional[str] = None, label_size: float = 12, legend: bool = True):
+    """
+    Draw an image and its boxes into the matplotlib axes `ax`.
+
+    Args:
+        img: PIL image, or a `(3, H, W)` tensor with values in [0, 1].
+        idx_to_class: Class index (0-19) -> class name.
+        bbox: GT boxes (blue), `(N, 5)` rows `(x1, y1, x2, y2, class)`, or
+            `(N, 4)` without class.
+        pred: Predicted boxes (orange), `(N', 6)` rows
+            `(x1, y1, x2, y2, class, score)`.
+        anchors: Anchor boxes (pink, dashed), `(K, 4)`.
+        points: Optional list of `(x, y)` points (yellow).
+        title: Axes title.
+        legend: Add a legend naming the kinds of boxes drawn.
+
+    Returns:
+        The legend handles of the kinds drawn (for a figure-wide legend).
+    """
     ax.axis("off")
-    ax.imshow(img_copy)
-
-    if points is not None:
-        points_x = [t[0] for t in points]
-        points_y = [t[1] for t in points]
-        ax.scatter(points_x, points_y, color="yellow", s=24)
-
-    for boxes, color, label_dy in ((bbox, (1.0, 0, 0), 0), (pred, (0, 1.0, 0), 15)):
-        if boxes is None:
+    ax.imshow(_as_image_array(img))
+    handles = []
+    if points is not None and len(points) > 0:
+        ax.scatter([t[0] for t in points], [t[1] for t in points], color=POINT_COLOR, s=24)
+        handles.append(mpl.lines.Line2D([], [], color=POINT_COLOR, marker="o", linestyle="", label="location"))
+    kinds = (
+        (bbox, GT_COLOR, "solid", "top", "ground truth"),
+        (anchors, ANCHOR_COLOR, "dashed", "top", "anchor"),
+        (pred, PRED_COLOR, "solid", "bottom", "prediction"),
+    )
+    for boxes, color, linestyle, label_at, name in kinds:
+        if boxes is None or len(boxes) == 0:
             continue
+        handles.append(mpl.lines.Line2D([], [], color=color, linestyle=linestyle, linewidth=3, label=name))
         for single_bbox in boxes:
             x0, y0, x1, y1 = [float(v) for v in single_bbox[:4]]
             ax.add_patch(
                 mpl.patches.Rectangle(
                     (x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=color,
-                    linewidth=4, linestyle="solid",
+                    linewidth=3, linestyle=linestyle,
                 )
             )
             if len(single_bbox) > 4:  # if class info provided
                 text = idx_to_class[int(single_bbox[4])]
                 if len(single_bbox) > 5:  # and a confidence score
                     text = f"{text}, {float(single_bbox[5]):.2f}"
+                # GT labels hang below the box's top edge, predictions sit above
+                # its bottom edge, so the two rarely cover each other.
                 ax.text(
-                    x0, y0 + label_dy, text, size=18, family="sans-serif",
-                    bbox={"facecolor": "black", "alpha": 0.8, "pad": 0.7, "edgecolor": "none"},
-                    verticalalignment="top", color=(1, 1, 1), zorder=10,
+                    x0, y0 if label_at == "top" else y1, text, size=label_size, family="sans-serif",
+                    bbox={"facecolor": color, "alpha": 0.85, "pad": 0.5, "edgecolor": "none"},
+                    verticalalignment=label_at, color=(1, 1, 1), zorder=10, clip_on=True,
                 )
+    if title:
+        ax.set_title(title)
+    if legend and handles:
+        ax.legend(handles=handles, loc="upper right", fontsize=label_size * 0.8, framealpha=0.8)
+    return handles
+
+
+def detection_visualizer(img, idx_to_class, bbox=None, pred=None, points=None, anchors=None,
+                         title: Optional[str] = None):
+    """
+    Show one image with its GT boxes (blue), predictions (orange), anchors
+    (pink, dashed) and points (yellow), with a legend; see `draw_detections`
+    for the formats.
+    """
+    _, ax = plt.subplots(frameon=False)
+    draw_detections(ax, img, idx_to_class, bbox=bbox, pred=pred, anchors=anchors, points=points, title=title)
+    plt.show()
+
+
+def show_detections_grid(items, idx_to_class, title: Optional[str] = None, columns: int = GRID_COLUMNS,
+                         path: Optional[str] = None):
+    """
+    Show several images in one figure, `columns` per row.
+
+    Args:
+        items: List of `(image, gt_boxes, pred_boxes)`, formats as in
+            `draw_detections` (either box tensor may be None).
+        title: Figure title (name the run it shows).
+        path: Also save the figure there.
+    """
+    if not items:
+        print("No images to show.")
+        return
+    columns = min(columns, len(items))
+    rows = (len(items) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 4 * rows + 0.6), squeeze=False)
+    for ax in axes.flat[len(items):]:
+        ax.axis("off")
+    handles = {}  # one figure-wide legend: every kind drawn in any image
+    for ax, (image, gt, pred) in zip(axes.flat, items):
+        for handle in draw_detections(ax, image, idx_to_class, bbox=gt, pred=pred, label_size=8, legend=False):
+            handles.setdefault(handle.get_label(), handle)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if handles:
+        fig.legend(handles=list(handles.values()), loc="upper right", ncol=len(handles))
+    if path is not None:
+        fig.savefig(path, bbox_inches="tight")
     plt.show()
 
 
@@ -266,7 +331,7 @@ def infinite_loader(loader):
         yield from loader
 
 
-def _progress(iterable, total: int, enabled: bool):
+def _progress(iterable, total: int, enabled: bool, desc: str = "training", initial: int = 0):
     """Wrap `iterable` in a tqdm progress bar when tqdm is available."""
     if not enabled:
         return iterable
@@ -274,7 +339,34 @@ def _progress(iterable, total: int, enabled: bool):
         from tqdm.auto import tqdm
     except ImportError:
         return iterable
-    return tqdm(iterable, total=total, desc="training", mininterval=2.0)
+    return tqdm(iterable, total=total, desc=desc, mininterval=2.0, initial=initial)
+
+
+CHECKPOINT_FORMAT = 1  # version of the checkpoint dict `train_detector` saves
+
+
+def save_checkpoint(path: str, checkpoint: dict):
+    """Write `checkpoint` with `torch.save`, atomically: a disconnect while
+    saving leaves the previous checkpoint intact."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    partial = f"{path}.partial"
+    torch.save(checkpoint, partial)
+    os.replace(partial, path)
+
+
+def load_checkpoint(path: str, max_iters: int) -> Optional[dict]:
+    """The checkpoint at `path` (None when there is none), checked to belong
+    to a run of `max_iters` iterations."""
+    if not os.path.isfile(path):
+        return None
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if checkpoint.get("format") != CHECKPOINT_FORMAT or checkpoint.get("max_iters") != max_iters:
+        raise ValueError(
+            f"{path} is a checkpoint of another run (max_iters {checkpoint.get('max_iters')}, this run "
+            f"{max_iters}): delete it to start afresh, or give another checkpoint_path"
+        )
+    return checkpoint
 
 
 def train_detector(
@@ -289,6 +381,9 @@ def train_detector(
     max_grad_norm: Optional[float] = None,
     progress_bar: bool = True,
     plot: bool = True,
+    title: str = "Training loss",
+    checkpoint_path: Optional[str] = None,
+    checkpoint_period: int = 0,
 ) -> List[float]:
     """
     Train the detector with SGD (momentum 0.9), step decay of the learning
@@ -305,6 +400,14 @@ def train_detector(
         log_period: Print the losses every this many iterations.
         progress_bar: Show a tqdm progress bar.
         plot: Plot the loss history at the end.
+        title: Title of that plot (name the run).
+        checkpoint_path: Where to save the model, optimiser, learning-rate
+            schedule and loss history every `checkpoint_period` iterations
+            (and after the last one). If the file exists when training
+            starts, training continues from it instead of starting over,
+            e.g. after a Colab disconnect; the batches then come in a new
+            order. None: no checkpoints.
+        checkpoint_period: Iterations between checkpoints (0: none).
 
     Returns:
         The total training loss of every iteration, a list of `max_iters`
@@ -328,12 +431,21 @@ def train_detector(
 
     # Keep track of training loss for plotting.
     loss_history = []
+    saving = checkpoint_path is not None and checkpoint_period > 0
+    checkpoint = load_checkpoint(checkpoint_path, max_iters) if saving else None
+    if checkpoint is not None:
+        detector.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        lr_scheduler.load_state_dict(checkpoint["lr_scheduler"])
+        loss_history = list(checkpoint["loss_history"])
+        print(f"Continuing from {checkpoint_path}: {len(loss_history)} of {max_iters} iterations done")
 
     batches = infinite_loader(train_loader)
     detector.train()
     start_time = time.time()
+    first_iter = len(loss_history)
 
-    for _iter in _progress(range(max_iters), max_iters, progress_bar):
+    for _iter in _progress(range(first_iter, max_iters), max_iters, progress_bar, initial=first_iter):
         # Ignore first arg (image path) during training.
         _, images, gt_boxes = next(batches)
 
@@ -366,18 +478,31 @@ def train_detector(
                 loss_str += f"[{key}: {value:.3f}]"
             print(loss_str, flush=True)
 
-    print(f"Trained {max_iters} iterations in {time.time() - start_time:.1f}s")
+        done = _iter + 1
+        if saving and (done % checkpoint_period == 0 or done == max_iters):
+            save_checkpoint(checkpoint_path, {
+                "format": CHECKPOINT_FORMAT,
+                "max_iters": max_iters,
+                "model": detector.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "lr_scheduler": lr_scheduler.state_dict(),
+                "loss_history": loss_history,
+            })
+
+    trained = max_iters - first_iter
+    seconds = time.time() - start_time
+    print(f"Trained {trained} iterations in {seconds:.1f}s ({seconds / max(trained, 1):.3f}s per iteration)")
     if plot:
-        plot_loss_history(loss_history)
+        plot_loss_history(loss_history, title=title)
     return loss_history
 
 
-def plot_loss_history(loss_history: List[float], path: Optional[str] = None):
-    """Plot the per-iteration loss and its moving average; save to `path`."""
+def plot_loss_history(loss_history: List[float], path: Optional[str] = None, title: str = "Training loss"):
+    """Plot the per-iteration loss and its moving average under `title`; save to `path`."""
     window = max(1, len(loss_history) // 20)
     smooth = np.convolve(loss_history, np.ones(window) / window, mode="valid")
     plt.figure()
-    plt.title("Training loss history")
+    plt.title(title)
     plt.xlabel("Iteration")
     plt.ylabel("Loss")
     plt.plot(loss_history, alpha=0.4, label="loss")
@@ -402,6 +527,8 @@ def inference_with_detector(
     output_dir: Optional[str] = None,
     dtype: torch.dtype = torch.float32,
     device: str = "cpu",
+    title: Optional[str] = None,
+    progress_bar: bool = True,
 ):
     """
     Run the detector on every image of `test_loader` (batch size 1).
@@ -411,11 +538,13 @@ def inference_with_detector(
     truth still counts): `output_dir/ground-truth/<id>.txt` with lines
     `<class> <x1> <y1> <x2> <y2>` and `output_dir/detection-results/<id>.txt`
     with lines `<class> <score> <x1> <y1> <x2> <y2>`. Existing files there are
-    replaced. Without `output_dir`, visualise the predictions instead.
+    replaced. Without `output_dir`, show the images with their GT boxes and
+    predictions in one grid figure, titled `title`.
 
     Args:
         score_thresh, nms_thresh: Passed to the detector (None: no threshold
             / no NMS).
+        progress_bar: Show a tqdm progress bar.
     """
     detector.to(dtype=dtype, device=device)
     detector.eval()
@@ -428,7 +557,9 @@ def inference_with_detector(
             shutil.rmtree(folder, ignore_errors=True)
             os.makedirs(folder)
 
-    for test_batch in test_loader:
+    shown = []  # (image, gt_boxes, pred_boxes) to draw, without output_dir
+    total = len(test_loader) if hasattr(test_loader, "__len__") else None
+    for test_batch in _progress(test_loader, total, progress_bar, desc="inference"):
         image_paths, images, gt_boxes = test_batch
         if len(images) != 1:
             raise ValueError(f"inference needs batch size 1, got {len(images)}")
@@ -474,8 +605,17 @@ def inference_with_detector(
                 ],
             )
         else:
-            image = inverse_norm(images[0].float()).cpu()
-            detection_visualizer(image, idx_to_class, gt_boxes, pred_boxes)
+            shown.append((inverse_norm(images[0].float()).cpu(), gt_boxes, pred_boxes))
 
     end_t = time.time()
     print(f"Total inference time: {end_t-start_t:.1f}s")
+    if output_dir is None:
+        show_detections_grid(shown, idx_to_class, title=title)
+
+
+def map_summary(result, columns: int = 4) -> str:
+    """The mAP and the AP of every class of a `voc_map.MapResult`, as a few
+    lines of text (`columns` classes per line)."""
+    cells = [f"{name:>12s} {ap:6.1%}" for name, ap in result.ap_per_class.items()]
+    rows = ["  ".join(cells[i : i + columns]) for i in range(0, len(cells), columns)]
+    return "\n".join([f"mAP@0.5: {result.map:.1%} over {len(cells)} classes", *rows])

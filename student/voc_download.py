@@ -82,8 +82,6 @@ KNOWN_MD5: dict[str, Optional[str]] = {
 
 COMPLETION_MARKER = ".voc2007_tiny_complete"
 PART_SUFFIX = ".part"
-# Run from the course repository; writes a stand-in dataset the course's dataset class reads.
-SYNTHETIC_FALLBACK = "python -m data_scripts.synthetic_dataset --out {dataset_dir}"
 USER_AGENT = "voc2007-tiny-downloader/1.0 (Python urllib)"
 
 REQUEST_TIMEOUT_S = 60.0  # Bounds the connection and every read on it.
@@ -394,8 +392,7 @@ def _download_failure_message(url: str, reason: str, destination: Path) -> str:
         f"  * download {url} by hand and save it as {destination}, then run this again\n"
         f"    (all of {all_files} come from {base_url} and go in {destination.parent};\n"
         f"    files already present are verified, not downloaded again), or\n"
-        f"  * use the synthetic dataset instead: "
-        + SYNTHETIC_FALLBACK.format(dataset_dir=destination.parent)
+        f"  * run this again later: what was downloaded is kept, and an interrupted file resumes."
     )
 
 

@@ -38,6 +38,13 @@ if sys.path[:1] != [str(REFERENCE_DIR)]:
 BACKBONE_WEIGHTS_ENV = "DETECTOR_BACKBONE_WEIGHTS"
 
 
+def pytest_configure(config):
+    """The graded tests' markers: tests here import graded test modules (the points table)."""
+    from autograder.plugin import register_markers
+
+    register_markers(config)
+
+
 def load_detection_helpers():
     """Import `student/detection_helpers.py` by path, under a private name."""
     spec = importlib.util.spec_from_file_location(

@@ -164,18 +164,21 @@ class FixedDetector(nn.Module):
         return torch.tensor([[1.0, 1.0, 5.0, 5.0]]), torch.tensor([0]), torch.tensor([0.5])
 
 
-def test_inference_without_output_dir_visualises_each_image(helpers, tmp_path, monkeypatch):
+def test_inference_without_output_dir_shows_every_image_in_one_titled_grid(helpers, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shown = []
-    monkeypatch.setattr(helpers, "detection_visualizer", lambda *args, **kwargs: shown.append(args))
+    monkeypatch.setattr(helpers, "show_detections_grid", lambda *args, **kwargs: shown.append((args, kwargs)))
     gt_boxes = torch.full((1, 40, 5), -1.0)
     gt_boxes[0, 0] = torch.tensor([0.0, 0.0, 4.0, 4.0, 2.0])
     loader = [(["x/1.jpg"], torch.zeros(1, 3, 16, 16), gt_boxes)] * 2
     helpers.inference_with_detector(
-        FixedDetector(), loader, dict(enumerate(helpers.VOC_CLASSES)), score_thresh=None, nms_thresh=None
+        FixedDetector(), loader, dict(enumerate(helpers.VOC_CLASSES)), score_thresh=None, nms_thresh=None,
+        title="the run", progress_bar=False,
     )
-    assert len(shown) == 2
-    image, _, gt, pred = shown[0]
+    assert len(shown) == 1  # one figure for all images
+    (items, _), kwargs = shown[0]
+    assert kwargs == {"title": "the run"} and len(items) == 2
+    image, gt, pred = items[0]
     assert image.shape == (3, 16, 16)
     torch.testing.assert_close(gt, gt_boxes[0, :1])
     torch.testing.assert_close(pred, torch.tensor([[1.0, 1.0, 5.0, 5.0, 0.0, 0.5]]))
@@ -194,3 +197,103 @@ def test_inverse_norm_undoes_the_dataset_normalisation(helpers):
     image = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(0))
     normalised = transforms.Normalize(helpers.IMAGENET_MEAN, helpers.IMAGENET_STD)(image)
     torch.testing.assert_close(helpers.inverse_norm(normalised), image)
+
+
+# --- Checkpoints of the full run ------------------------------------------------------------------
+
+
+def nan_from_call(n):
+    """A loss that becomes NaN at the n-th forward call (1-based): a run that dies midway."""
+    calls = []
+
+    def loss(w):
+        calls.append(None)
+        return (w - 1.0) ** 2 * (float("nan") if len(calls) >= n else 1.0)
+
+    return loss
+
+
+def test_a_run_interrupted_after_a_checkpoint_continues_where_it_was_saved(helpers, tmp_path):
+    path = str(tmp_path / "run" / "checkpoint.pt")
+    uninterrupted = train(helpers, QuadraticDetector(), max_iters=10, warmup_iters=3)
+
+    with pytest.raises(FloatingPointError):  # dies in iteration 7, after the checkpoint of iteration 4
+        train(helpers, QuadraticDetector(loss_fn=nan_from_call(7)), max_iters=10, warmup_iters=3,
+              checkpoint_path=path, checkpoint_period=4)
+    assert torch.load(path, weights_only=True)["loss_history"] == uninterrupted[:4]
+
+    resumed_detector = QuadraticDetector()
+    resumed = train(helpers, resumed_detector, max_iters=10, warmup_iters=3,
+                    checkpoint_path=path, checkpoint_period=4)
+    assert resumed_detector.calls == 6  # iterations 4..9 only
+    # Model, optimiser (momentum) and learning-rate schedule all continue: the same losses.
+    assert resumed == pytest.approx(uninterrupted, rel=1e-6)
+    assert torch.load(path, weights_only=True)["loss_history"] == resumed  # saved after the last iteration
+
+    finished_detector = QuadraticDetector()
+    assert train(helpers, finished_detector, max_iters=10, checkpoint_path=path, checkpoint_period=4) == resumed
+    assert finished_detector.calls == 0 and finished_detector.w.item() == pytest.approx(resumed_detector.w.item())
+
+
+def test_a_checkpoint_of_another_run_length_is_refused(helpers, tmp_path):
+    path = str(tmp_path / "checkpoint.pt")
+    train(helpers, QuadraticDetector(), max_iters=4, checkpoint_path=path, checkpoint_period=2)
+    with pytest.raises(ValueError, match="checkpoint of another run .max_iters 4, this run 6.: delete it"):
+        train(helpers, QuadraticDetector(), max_iters=6, checkpoint_path=path, checkpoint_period=2)
+
+
+def test_no_checkpoint_is_written_with_period_zero(helpers, tmp_path):
+    train(helpers, QuadraticDetector(), max_iters=4, checkpoint_path=str(tmp_path / "c.pt"), checkpoint_period=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- Figures and printed output --------------------------------------------------------------------
+
+
+def test_visualiser_draws_each_kind_in_its_own_colour_with_a_legend(helpers):
+    idx_to_class = dict(enumerate(helpers.VOC_CLASSES))
+    image = torch.rand(3, 32, 48, generator=torch.Generator().manual_seed(0))
+    helpers.detection_visualizer(
+        image, idx_to_class, bbox=torch.tensor([[1.0, 2.0, 20.0, 30.0, 0.0]]),
+        pred=torch.tensor([[2.0, 3.0, 21.0, 29.0, 0.0, 0.875]]), anchors=torch.tensor([[0.0, 0.0, 16.0, 16.0]]),
+        title="a title",
+    )
+    ax = plt.gcf().axes[0]
+    edge = {patch.get_edgecolor()[:3]: patch.get_linestyle() for patch in ax.patches}
+    assert set(edge) == {helpers.GT_COLOR, helpers.PRED_COLOR, helpers.ANCHOR_COLOR}
+    assert edge[helpers.ANCHOR_COLOR] == "dashed" and edge[helpers.GT_COLOR] == "solid"
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["ground truth", "anchor", "prediction"]
+    assert ax.get_title() == "a title"
+
+
+def test_grid_puts_every_image_in_one_figure_with_a_figure_legend_and_the_title(helpers, tmp_path):
+    image = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(0))
+    gt = torch.tensor([[1.0, 1.0, 8.0, 8.0, 3.0]])
+    pred = torch.tensor([[2.0, 2.0, 9.0, 9.0, 3.0, 0.5]])
+    items = [(image, gt, None)] * 5 + [(image, None, pred)]  # predictions only in the last image
+    helpers.show_detections_grid(items, dict(enumerate(helpers.VOC_CLASSES)), title="run X", columns=4,
+                                 path=str(tmp_path / "grid.png"))
+    figure = plt.gcf()
+    drawn = [ax for ax in figure.axes if ax.images]
+    assert len(drawn) == 6 and len(figure.axes) == 8  # 2 rows of 4, two left empty
+    assert all(ax.get_legend() is None for ax in figure.axes)
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == ["ground truth", "prediction"]
+    assert figure._suptitle.get_text() == "run X"
+    assert Image.open(tmp_path / "grid.png").size[0] > 0
+
+
+def test_map_summary_prints_the_map_and_every_class_in_a_few_lines(helpers):
+    class Result:
+        map = 0.4321
+        ap_per_class = {name: index / 20 for index, name in enumerate(helpers.VOC_CLASSES)}
+
+    lines = helpers.map_summary(Result()).splitlines()
+    assert lines[0] == "mAP@0.5: 43.2% over 20 classes"
+    assert len(lines) == 1 + 5  # 20 classes, 4 per line
+    assert "   aeroplane   0.0%" in lines[1] and "tvmonitor  95.0%" in lines[-1]
+
+
+def test_inference_shows_a_progress_bar(helpers, capsys):
+    loader = [(["x/1.jpg"], torch.zeros(1, 3, 16, 16), torch.full((1, 40, 5), -1.0))] * 3
+    helpers.inference_with_detector(FixedDetector(), loader, {0: "a"}, score_thresh=None, nms_thresh=None)
+    assert "inference: 100%" in capsys.readouterr().err

@@ -193,7 +193,7 @@ def test_student_stubs_stop_at_the_first_check_cell(tmp_path):
     with Sandbox(tmp_path) as sandbox:
         run = run_notebook_stage(sandbox, NormalizedSubmission(tmp_path, "folder"), PROFILE)
     assert run.failure.startswith("The notebook stopped: code cell 6 (first line: `reset_seed(0)`) raised an error.")
-    assert run.failure.endswith("NotImplementedError: nms: TODO not implemented yet (common.py)")
+    assert run.failure.endswith("NotImplementedError: nms: TODO not implemented yet: write it in the notebook cell that defines nms (or in common.py)")
     assert "common.py:" in run.failure
 
 
@@ -230,7 +230,7 @@ def test_graded_tests_report_the_failing_cell(tmp_path):
     assert [test["status"] for test in tests] == ["failed", "failed"]
     for test in tests:
         assert test["output"].startswith("The notebook stopped: code cell 6 (first line: `reset_seed(0)`)")
-        assert test["output"].endswith("NotImplementedError: nms: TODO not implemented yet (common.py)")
+        assert test["output"].endswith("NotImplementedError: nms: TODO not implemented yet: write it in the notebook cell that defines nms (or in common.py)")
 
 
 # ------------------------------------------------------------------- data and checks

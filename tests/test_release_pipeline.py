@@ -5,6 +5,7 @@ in the checkout itself.
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,14 +13,20 @@ from pathlib import Path
 
 import pytest
 
+from autograder.points_table import points_table_markdown
 from data_scripts.release import layout
 from data_scripts.release.archive import build_archive, read_archive
+from data_scripts.release.errors import SourceError
+from data_scripts.release.generated_text import expand_placeholders, fill_blocks, strip_block_markers
 from data_scripts.release.leaks import LeakError, assert_no_leaks, find_leaks, is_trivial, solution_lines
-from data_scripts.release.pipeline import STEPS, drifted_files, run_pipeline
+from data_scripts.release.pipeline import STEPS, drifted_files, run_pipeline, unshippable
+from data_scripts.release.settings import ReleaseSettings, find_unshippable
+from data_scripts.release.stubs import header_line
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = [f"reference/{m}" for m in layout.MODULES]
 GENERATED = [f"student/{m}" for m in layout.MODULES] + ["notebooks/two_stage_detector.ipynb"]
+GENERATED += list(layout.GENERATED_PASSAGE_FILES)  # README.md, student/README.md: their generated blocks
 ARCHIVE_MEMBERS = {
     "two_stage_detector/two_stage_detector.ipynb",
     "two_stage_detector/common.py",
@@ -39,7 +46,7 @@ def release():
 @pytest.fixture
 def repo_copy(tmp_path):
     """The files the pipeline reads and writes, copied into a scratch root."""
-    paths = REFERENCES + GENERATED + [layout.NOTEBOOK_TEMPLATE, *layout.SHIPPED_FILES]
+    paths = REFERENCES + GENERATED + [layout.NOTEBOOK_TEMPLATE, layout.RELEASE_SETTINGS, *layout.SHIPPED_FILES]
     for path in paths:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / path, tmp_path / path)
@@ -62,7 +69,9 @@ def test_steps_run_in_the_documented_order():
     assert [name for name, _ in STEPS] == [
         "read the marked reference",
         "generate the student stubs",
+        "read the release settings",
         "read the notebook template",
+        "refill the generated passages",
         "render the student notebook",
         "render the solution notebook",
         "package the student release",
@@ -113,7 +122,7 @@ def test_a_doctored_copy_fails_the_check_naming_file_and_command(repo_copy, path
 
 def test_regenerating_repairs_a_doctored_copy(repo_copy, tmp_path):
     doctor_one_line(repo_copy / "student/common.py", "    keep = None\n", "    keep = []\n")
-    done = run_cli("--root", str(repo_copy), "--out", str(tmp_path / "out"))
+    done = run_cli("--root", str(repo_copy), "--out", str(tmp_path / "out"), "--draft")
     assert done.returncode == 0, done.stderr
     assert (repo_copy / "student/common.py").read_bytes() == (ROOT / "student/common.py").read_bytes()
     assert (tmp_path / "out" / "student_release.zip").is_file()
@@ -140,7 +149,9 @@ def test_archive_holds_exactly_the_student_files(release):
     for module in layout.MODULES:
         assert members[f"two_stage_detector/{module}"] == (ROOT / "student" / module).read_bytes()
     for path in layout.SHIPPED_FILES:
-        assert members[f"two_stage_detector/{Path(path).name}"] == (ROOT / path).read_bytes()
+        # Shipped as written, except that generated blocks lose their marker lines.
+        shipped = strip_block_markers((ROOT / path).read_text(encoding="utf-8")).encode("utf-8")
+        assert members[f"two_stage_detector/{Path(path).name}"] == shipped
 
 
 def test_archive_is_reproducible(release):
@@ -217,3 +228,91 @@ def test_a_solution_line_in_the_template_fails_the_build(repo_copy):
     assert "solution line(s) in the student release" in done.stderr
     assert "two_stage_detector/two_stage_detector.ipynb:cell" in done.stderr
     assert "'inter = wh[..., 0] * wh[..., 1]  # [M,N]'" in done.stderr
+
+
+# --- Placeholders and staff-only references ---------------------------------------------------------
+
+
+def test_the_archive_is_not_built_while_a_placeholder_is_left(repo_copy, tmp_path):
+    done = run_cli("--root", str(repo_copy), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert "release: error: two_stage_detector/two_stage_detector.ipynb:" in done.stderr
+    assert "placeholder 'COURSE-ORG': set it in notebooks/release_settings.json" in done.stderr
+    assert "--draft builds it anyway" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_configured_release_builds_with_its_colab_link(repo_copy, tmp_path):
+    settings = {"colab_repository": "cs-course/detector-2027", "colab_branch": "spring"}
+    (repo_copy / layout.RELEASE_SETTINGS).write_text(json.dumps(settings))
+    done = run_cli("--root", str(repo_copy), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    notebook = read_archive((tmp_path / "out" / "student_release.zip").read_bytes())[
+        "two_stage_detector/two_stage_detector.ipynb"].decode()
+    link = "https://colab.research.google.com/github/cs-course/detector-2027/blob/spring/notebooks/two_stage_detector.ipynb"
+    assert link in notebook and "COURSE-ORG" not in notebook
+    # The committed notebook changed with the setting: the drift check of the configured copy passes.
+    assert run_cli("--check", "--root", str(repo_copy)).returncode == 0
+
+
+def test_bad_release_settings_stop_the_build(repo_copy):
+    (repo_copy / layout.RELEASE_SETTINGS).write_text(json.dumps({"colab_repository": ""}))
+    done = run_cli("--check", "--root", str(repo_copy))
+    assert done.returncode == 2
+    assert "notebooks/release_settings.json: expected an object with exactly the keys" in done.stderr
+
+
+def test_staff_only_commands_in_a_shipped_file_are_caught():
+    members = {"README.md": "x\nrun `python -m data_scripts.synthetic_dataset --out d`\n",
+               "common.py": header_line("reference/common.py", layout.REGENERATE_COMMAND)}
+    allowed = {header_line("reference/common.py", layout.REGENERATE_COMMAND).strip()}
+    assert find_unshippable(members, allowed) == [("README.md", 2, "'data_scripts' is not in the student release")]
+
+
+def test_the_release_names_only_what_students_have(release):
+    assert unshippable(release) == [
+        "two_stage_detector/two_stage_detector.ipynb:10: placeholder 'COURSE-ORG': set it in "
+        "notebooks/release_settings.json"
+    ]
+
+
+# --- Generated passages -------------------------------------------------------------------------------
+
+
+def test_a_stale_generated_block_fails_the_check(repo_copy):
+    doctor_one_line(repo_copy / "student/README.md", "| `nms` | 6 | 10 |", "| `nms` | 6 | 12 |")
+    done = run_cli("--check", "--root", str(repo_copy))
+    assert done.returncode == 1
+    assert "release: student/README.md differs from what the release pipeline generates from student/README.md + " \
+           "autograder/ (points markers, grading profile)" in done.stderr
+
+
+def test_blocks_are_refilled_and_bad_markers_named():
+    settings = ReleaseSettings("o/n", "main")
+    begin, end = "<!-- BEGIN generated: points-table (python -m data_scripts.release) -->", "<!-- END generated: points-table -->"
+    filled = fill_blocks(f"a\n{begin}\nstale\n{end}\nb", "R.md", settings)
+    assert filled == f"a\n{begin}\n{points_table_markdown()}\n{end}\nb"
+    assert strip_block_markers(filled) == f"a\n{points_table_markdown()}\nb"
+    for text, message in [
+        (f"{begin}\nx", "R.md:1: generated block 'points-table' is never closed"),
+        (f"x\n{end}", "R.md:2: generated-block marker"),
+        ("<!-- BEGIN generated: nonsense (python -m data_scripts.release) -->", "R.md:1: unknown generated passage 'nonsense'"),
+        ("<!-- BEGIN generated: points-table -->", "R.md:1: generated-block marker"),
+    ]:
+        with pytest.raises(SourceError, match=re.escape(message)):
+            fill_blocks(text, "R.md", settings)
+    assert expand_placeholders("x\n<!-- generated: colab-badge -->", "T.md", 5, settings).endswith(
+        "(https://colab.research.google.com/github/o/n/blob/main/notebooks/two_stage_detector.ipynb)")
+    with pytest.raises(SourceError, match=re.escape("T.md:6: malformed generated-passage line")):
+        expand_placeholders("x\n<!-- generated:grading -->", "T.md", 5, settings)
+
+
+LEFTOVERS = re.compile(r"FCOS|fcos_|\bA3\b|first part of (the|our) assignment|K80|grading purposes")
+
+
+def test_no_leftovers_of_another_assignment(release):
+    texts = {name: data.decode() for name, data in read_archive(release.build["student_release.zip"]).items()}
+    texts["README.md"] = (ROOT / "README.md").read_text()
+    found = [(name, n, line) for name, text in texts.items()
+             for n, line in enumerate(text.splitlines(), 1) if LEFTOVERS.search(line)]
+    assert found == []

@@ -63,21 +63,21 @@ def test_stub_is_the_reference_with_each_region_replaced_by_a_banner(module):
             index += 1
     assert len(banners) == len(regions) > 0
     assert "".join(rebuilt) == reference
-    assert all(b.startswith('raise NotImplementedError("') and b.endswith(f' ({module})")') for b in banners)
+    assert all(b.startswith('raise NotImplementedError("') and b.endswith(f' (or in {module})")') for b in banners)
 
 
 def test_todo_messages_name_the_function_and_which_todo():
     stub = read("student/two_stage_detector.py")
     for message in [
-        "iou: TODO not implemented yet (two_stage_detector.py)",
-        "RPN.forward: TODO 1 of 3 not implemented yet (two_stage_detector.py)",
-        "RPN.forward: TODO 2 of 3 not implemented yet (two_stage_detector.py)",
-        "RPN.forward: TODO 3 of 3 not implemented yet (two_stage_detector.py)",
-        "RPNPredictionNetwork.__init__: TODO 2 of 2 not implemented yet (two_stage_detector.py)",
-        "FasterRCNN.inference: TODO not implemented yet (two_stage_detector.py)",
+        "iou: TODO not implemented yet: write it in the notebook cell that defines iou (or in two_stage_detector.py)",
+        "RPN.forward: TODO 1 of 3 not implemented yet: write it in the notebook cell that defines RPN (or in two_stage_detector.py)",
+        "RPN.forward: TODO 2 of 3 not implemented yet: write it in the notebook cell that defines RPN (or in two_stage_detector.py)",
+        "RPN.forward: TODO 3 of 3 not implemented yet: write it in the notebook cell that defines RPN (or in two_stage_detector.py)",
+        "RPNPredictionNetwork.__init__: TODO 2 of 2 not implemented yet: write it in the notebook cell that defines RPNPredictionNetwork (or in two_stage_detector.py)",
+        "FasterRCNN.inference: TODO not implemented yet: write it in the notebook cell that defines FasterRCNN (or in two_stage_detector.py)",
     ]:
         assert stub.count(f'raise NotImplementedError("{message}")') == 1, message
-    assert 'raise NotImplementedError("nms: TODO not implemented yet (common.py)")' in read("student/common.py")
+    assert 'raise NotImplementedError("nms: TODO not implemented yet: write it in the notebook cell that defines nms (or in common.py)")' in read("student/common.py")
 
 
 def test_a_region_outside_any_function_is_an_error():
@@ -166,21 +166,21 @@ STUB_PROBE = textwrap.dedent(
 )
 
 GRADED = {
-    "nms": "nms: TODO not implemented yet (common.py)",
-    "get_fpn_location_coords": "get_fpn_location_coords: TODO not implemented yet (common.py)",
-    "DetectorBackboneWithFPN.__init__": "DetectorBackboneWithFPN.__init__: TODO not implemented yet (common.py)",
-    "DetectorBackboneWithFPN.forward": "DetectorBackboneWithFPN.forward: TODO not implemented yet (common.py)",
-    "RPNPredictionNetwork.__init__": "RPNPredictionNetwork.__init__: TODO 1 of 2 not implemented yet (two_stage_detector.py)",
-    "RPNPredictionNetwork.forward": "RPNPredictionNetwork.forward: TODO not implemented yet (two_stage_detector.py)",
-    "generate_fpn_anchors": "generate_fpn_anchors: TODO not implemented yet (two_stage_detector.py)",
-    "iou": "iou: TODO not implemented yet (two_stage_detector.py)",
-    "rcnn_get_deltas_from_anchors": "rcnn_get_deltas_from_anchors: TODO not implemented yet (two_stage_detector.py)",
-    "rcnn_apply_deltas_to_anchors": "rcnn_apply_deltas_to_anchors: TODO not implemented yet (two_stage_detector.py)",
-    "RPN.forward": "RPN.forward: TODO 1 of 3 not implemented yet (two_stage_detector.py)",
-    "RPN.predict_proposals": "RPN.predict_proposals: TODO not implemented yet (two_stage_detector.py)",
-    "FasterRCNN.__init__": "FasterRCNN.__init__: TODO not implemented yet (two_stage_detector.py)",
-    "FasterRCNN.forward": "FasterRCNN.forward: TODO 1 of 3 not implemented yet (two_stage_detector.py)",
-    "FasterRCNN.inference": "FasterRCNN.inference: TODO not implemented yet (two_stage_detector.py)",
+    "nms": "nms: TODO not implemented yet: write it in the notebook cell that defines nms (or in common.py)",
+    "get_fpn_location_coords": "get_fpn_location_coords: TODO not implemented yet: write it in the notebook cell that defines get_fpn_location_coords (or in common.py)",
+    "DetectorBackboneWithFPN.__init__": "DetectorBackboneWithFPN.__init__: TODO not implemented yet: write it in the notebook cell that defines DetectorBackboneWithFPN (or in common.py)",
+    "DetectorBackboneWithFPN.forward": "DetectorBackboneWithFPN.forward: TODO not implemented yet: write it in the notebook cell that defines DetectorBackboneWithFPN (or in common.py)",
+    "RPNPredictionNetwork.__init__": "RPNPredictionNetwork.__init__: TODO 1 of 2 not implemented yet: write it in the notebook cell that defines RPNPredictionNetwork (or in two_stage_detector.py)",
+    "RPNPredictionNetwork.forward": "RPNPredictionNetwork.forward: TODO not implemented yet: write it in the notebook cell that defines RPNPredictionNetwork (or in two_stage_detector.py)",
+    "generate_fpn_anchors": "generate_fpn_anchors: TODO not implemented yet: write it in the notebook cell that defines generate_fpn_anchors (or in two_stage_detector.py)",
+    "iou": "iou: TODO not implemented yet: write it in the notebook cell that defines iou (or in two_stage_detector.py)",
+    "rcnn_get_deltas_from_anchors": "rcnn_get_deltas_from_anchors: TODO not implemented yet: write it in the notebook cell that defines rcnn_get_deltas_from_anchors (or in two_stage_detector.py)",
+    "rcnn_apply_deltas_to_anchors": "rcnn_apply_deltas_to_anchors: TODO not implemented yet: write it in the notebook cell that defines rcnn_apply_deltas_to_anchors (or in two_stage_detector.py)",
+    "RPN.forward": "RPN.forward: TODO 1 of 3 not implemented yet: write it in the notebook cell that defines RPN (or in two_stage_detector.py)",
+    "RPN.predict_proposals": "RPN.predict_proposals: TODO not implemented yet: write it in the notebook cell that defines RPN (or in two_stage_detector.py)",
+    "FasterRCNN.__init__": "FasterRCNN.__init__: TODO not implemented yet: write it in the notebook cell that defines FasterRCNN (or in two_stage_detector.py)",
+    "FasterRCNN.forward": "FasterRCNN.forward: TODO 1 of 3 not implemented yet: write it in the notebook cell that defines FasterRCNN (or in two_stage_detector.py)",
+    "FasterRCNN.inference": "FasterRCNN.inference: TODO not implemented yet: write it in the notebook cell that defines FasterRCNN (or in two_stage_detector.py)",
 }
 
 

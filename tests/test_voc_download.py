@@ -458,8 +458,8 @@ def test_offline_error_names_the_url_and_both_fallbacks(dataset_dir, capsys):
     assert "Connection refused" in message
     assert f"download {base_url}{TRAIN_JSON} by hand and save it as {dataset_dir / TRAIN_JSON}" in message
     assert f"all of {TAR}, {TRAIN_JSON}, {VAL_JSON} come from {base_url} and go in {dataset_dir}" in message
-    synthetic_command = f"python -m data_scripts.synthetic_dataset --out {dataset_dir}"
-    assert f"use the synthetic dataset instead: {synthetic_command}" in message
+    assert "run this again later: what was downloaded is kept" in message
+    assert "data_scripts" not in message  # students have only the course files
     assert f"{base_url}{TRAIN_JSON}: attempt 1 of 2 failed" in capsys.readouterr().out
     assert not (dataset_dir / vd.COMPLETION_MARKER).exists()
 

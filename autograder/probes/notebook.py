@@ -21,14 +21,15 @@ MAX_COLLECTED_FILES = 10_000
 
 
 def run_notebook(sub: SubmissionModules, cells: list, labels: list, files: dict, environment: dict,
-                 cell_cpu_limit_s: float, total_cpu_limit_s: float, collect_files: list, collect_folders: list) -> dict:
+                 cell_cpu_limit_s: float, total_cpu_limit_s: float, time_factor: float, collect_files: list,
+                 collect_folders: list) -> dict:
     workdir = sub.directory
     for path, content in files.items():
         _write(workdir, path, content)
     os.environ.update(environment)
     sys.path.insert(0, workdir)
     report = cell_runner.run_cells(cells, labels, cell_cpu_limit_s, total_cpu_limit_s, workdir,
-                                   after_cell=_close_figures)
+                                   after_cell=_close_figures, time_factor=time_factor)
     report["files"] = {path: _read_text(os.path.join(workdir, path)) for path in collect_files}
     report["folders"] = {folder: _read_folder(os.path.join(workdir, folder)) for folder in collect_folders}
     return report

@@ -5,6 +5,7 @@
     python -m data_scripts.release --check         fail if committed generated files are stale
     python -m data_scripts.release --out DIR       build outputs into DIR (default build/release)
     python -m data_scripts.release --root DIR      work on another checkout (default: this one)
+    python -m data_scripts.release --draft         build the archive even with placeholders left (not for students)
 """
 
 import argparse
@@ -14,7 +15,7 @@ from typing import Optional, Sequence
 
 from . import layout
 from .errors import ReleaseError
-from .pipeline import drift_message, drifted_files, run_pipeline, write_release
+from .pipeline import drift_message, drifted_files, run_pipeline, unshippable, write_release
 
 EXIT_OK = 0
 EXIT_DRIFT = 1
@@ -42,6 +43,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         default=layout.REPO_ROOT,
         help="repository root to read and write (default: this checkout)",
     )
+    parser.add_argument(
+        "--draft",
+        action="store_true",
+        help=f"build even if the release still has placeholders (set them in {layout.RELEASE_SETTINGS}) "
+        "or names staff-only tools; such a build is not for students",
+    )
     args = parser.parse_args(argv)
     root = args.root.resolve()
     out_dir = (args.out or root / layout.DEFAULT_OUT_DIR).resolve()
@@ -61,8 +68,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"release: {len(release.committed)} generated files are up to date; no solution line in the release")
         return EXIT_OK
 
-    for path in write_release(release, out_dir):
+    problems = unshippable(release)
+    for problem in problems:
+        print(f"release: {'warning' if args.draft else 'error'}: {problem}", file=sys.stderr)
+    build = args.draft or not problems
+    for path in write_release(release, out_dir, build=build):
         print(f"wrote {_shown(path, root)}")
+    if not build:
+        print(f"release: the student release was not built: it must not hold these (set the values in "
+              f"{layout.RELEASE_SETTINGS}; --draft builds it anyway, for trying it out)", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 

@@ -36,6 +36,14 @@ SHIPPED_FILES = (
     "student/voc_download.py",
 )
 
+# Course-specific values (the Colab link): placeholders until staff set them.
+RELEASE_SETTINGS = "notebooks/release_settings.json"
+
+# Markdown files with generated passages (`generated_text.py`) between hand-written text.
+GENERATED_PASSAGE_FILES = ("README.md", "student/README.md")
+# What generated passages are made from, for drift messages.
+GRADER_SOURCES = "autograder/ (points markers, grading profile)"
+
 REGENERATE_COMMAND = "python -m data_scripts.release"
 CHECK_COMMAND = "python -m data_scripts.release --check"
 

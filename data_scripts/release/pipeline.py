@@ -3,27 +3,31 @@
     reference/*.py (solution regions marked) + notebooks/*.template.md
       1. read the marked reference          markers validated
       2. generate the student stubs         student/*.py
-      3. read the notebook template
-      4. render the student notebook        notebooks/two_stage_detector.ipynb
-      5. render the solution notebook       <out>/solution/... (never shipped)
-      6. package the student release        <out>/student_release.zip
-      7. check the release for solution lines
+      3. read the release settings          notebooks/release_settings.json
+      4. read the notebook template         generated grading passages pasted in
+      5. refill generated passages          README.md, student/README.md
+      6. render the student notebook        notebooks/two_stage_detector.ipynb
+      7. render the solution notebook       <out>/solution/... (never shipped)
+      8. package the student release        <out>/student_release.zip
+      9. check the release for solution lines
 
 Every step reads and extends one in-memory `Release`; nothing touches the
 disk until `write_release`, so `--check` runs the very same steps.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from . import layout
 from .archive import build_archive, read_archive
 from .definitions import parse_module
 from .errors import ReleaseError
+from .generated_text import expand_placeholders, fill_blocks, strip_block_markers
 from .leaks import assert_no_leaks
 from .markers import find_regions
 from .namespace import Namespace
+from .settings import ReleaseSettings, find_unshippable, parse_settings
 from .notebook import notebook_text, render_notebook
 from .stubs import header_line, make_stub
 from .template import TemplateCell, parse_template
@@ -36,6 +40,7 @@ class Release:
     root: Path
     references: Dict[str, str] = field(default_factory=dict)  # reference path -> text
     stubs: Dict[str, str] = field(default_factory=dict)  # stub path -> text
+    settings: Optional[ReleaseSettings] = None
     template: List[TemplateCell] = field(default_factory=list)
     committed: Dict[str, str] = field(default_factory=dict)  # repository path -> generated text
     sources: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # generated path -> what it is made from
@@ -67,8 +72,25 @@ def generate_stubs(release: Release) -> None:
         release.sources[layout.stub_path(module)] = (reference,)
 
 
+def read_settings(release: Release) -> None:
+    release.settings = parse_settings(release.read(layout.RELEASE_SETTINGS))
+
+
 def read_template(release: Release) -> None:
-    release.template = parse_template(release.read(layout.NOTEBOOK_TEMPLATE), layout.NOTEBOOK_TEMPLATE)
+    """Parse the template; paste the generated passages into its markdown cells."""
+    cells = parse_template(release.read(layout.NOTEBOOK_TEMPLATE), layout.NOTEBOOK_TEMPLATE)
+    release.template = [
+        replace(cell, source=expand_placeholders(cell.source, layout.NOTEBOOK_TEMPLATE, cell.line, release.settings))
+        if cell.kind == "markdown" else cell
+        for cell in cells
+    ]
+
+
+def fill_generated_passages(release: Release) -> None:
+    """Refill the generated blocks of the Markdown files that have them."""
+    for path in layout.GENERATED_PASSAGE_FILES:
+        release.committed[path] = fill_blocks(release.read(path), path, release.settings)
+        release.sources[path] = (path, layout.GRADER_SOURCES)
 
 
 def _namespace(sources: Dict[str, str], path_of: Callable[[str], str]) -> Namespace:
@@ -85,7 +107,7 @@ def render_student_notebook(release: Release) -> None:
     """The template with the stubs' definitions: the committed student notebook."""
     notebook = render_notebook(release.template, _namespace(release.stubs, layout.stub_path), layout.NOTEBOOK_TEMPLATE)
     release.committed[layout.STUDENT_NOTEBOOK] = notebook_text(notebook)
-    release.sources[layout.STUDENT_NOTEBOOK] = (layout.NOTEBOOK_TEMPLATE, *release.references)
+    release.sources[layout.STUDENT_NOTEBOOK] = (layout.NOTEBOOK_TEMPLATE, *release.references, layout.GRADER_SOURCES)
 
 
 def render_solution_notebook(release: Release) -> None:
@@ -101,7 +123,8 @@ def package_release(release: Release) -> None:
     for path, stub in release.stubs.items():
         members[Path(path).name] = stub.encode("utf-8")
     for path in layout.SHIPPED_FILES:
-        members[Path(path).name] = release.read(path).encode("utf-8")
+        text = strip_block_markers(release.committed[path]) if path in release.committed else release.read(path)
+        members[Path(path).name] = text.encode("utf-8")
     release.build[layout.ARCHIVE] = build_archive(members, layout.ARCHIVE_FOLDER)
 
 
@@ -110,10 +133,20 @@ def check_for_leaks(release: Release) -> None:
     assert_no_leaks(read_archive(release.build[layout.ARCHIVE]), release.references)
 
 
+def unshippable(release: Release) -> List[str]:
+    """`member:line: what` for each placeholder or staff-only reference in the archive's texts
+    (the stubs' header lines, notes for staff, excepted)."""
+    texts = {name: data.decode("utf-8") for name, data in read_archive(release.build[layout.ARCHIVE]).items()}
+    staff_notes = {header_line(layout.reference_path(m), layout.REGENERATE_COMMAND).strip() for m in layout.MODULES}
+    return [f"{name}:{line}: {what}" for name, line, what in find_unshippable(texts, staff_notes)]
+
+
 STEPS: Tuple[Tuple[str, Callable[[Release], None]], ...] = (
     ("read the marked reference", read_reference),
     ("generate the student stubs", generate_stubs),
+    ("read the release settings", read_settings),
     ("read the notebook template", read_template),
+    ("refill the generated passages", fill_generated_passages),
     ("render the student notebook", render_student_notebook),
     ("render the solution notebook", render_solution_notebook),
     ("package the student release", package_release),
@@ -149,16 +182,16 @@ def drift_message(release: Release, path: str) -> str:
     )
 
 
-def write_release(release: Release, out_dir: Path) -> List[Path]:
-    """Write the committed files into the repository and the build outputs
-    into `out_dir`; return the paths written."""
+def write_release(release: Release, out_dir: Path, build: bool = True) -> List[Path]:
+    """Write the committed files into the repository and (with `build`) the build
+    outputs into `out_dir`; return the paths written."""
     written = []
     for path, text in release.committed.items():
         file = release.root / path
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(text.encode("utf-8"))
         written.append(file)
-    for path, data in release.build.items():
+    for path, data in release.build.items() if build else ():
         file = out_dir / path
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(data)

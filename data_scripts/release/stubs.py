@@ -6,7 +6,9 @@ A stub is byte-identical to its reference except for
 * each solution region (markers included), which becomes the banner below at
   the region's indentation, around a `raise NotImplementedError(...)` that
   names the function (its qualname) and, when a function has several regions,
-  which one: `"RPN.forward: TODO 2 of 3 not implemented yet (two_stage_detector.py)"`.
+  which one, and where students write it (they work in the notebook):
+  `"RPN.forward: TODO 2 of 3 not implemented yet: write it in the notebook cell
+  that defines RPN (or in two_stage_detector.py)"`.
 """
 
 import ast
@@ -30,7 +32,9 @@ def header_line(reference: str, command: str) -> str:
 def todo_message(qualname: str, filename: str, index: int, count: int) -> str:
     """Message of the NotImplementedError that replaces region `index` (1-based) of `count`."""
     which = "TODO" if count == 1 else f"TODO {index} of {count}"
-    return f"{qualname}: {which} not implemented yet ({filename})"
+    defined_by = qualname.split(".")[0]
+    return (f"{qualname}: {which} not implemented yet: write it in the notebook cell that defines "
+            f"{defined_by} (or in {filename})")
 
 
 def banner(indent: str, message: str) -> List[str]:
