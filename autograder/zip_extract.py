@@ -23,9 +23,11 @@ CHUNK_BYTES = 1024 * 1024
 IGNORED_PARTS = frozenset({"__MACOSX", ".DS_Store", "__pycache__", ".ipynb_checkpoints", ".git"})
 
 
-def extract_zip(archive: Path, destination: Path, *, max_entries: int = MAX_ENTRIES,
-                max_total_bytes: int = MAX_TOTAL_BYTES) -> None:
+def extract_zip(archive: Path, destination: Path, *, max_entries: int | None = None,
+                max_total_bytes: int | None = None) -> None:
     """Extract ``archive`` into the (empty) directory ``destination`` (limits: one upload's, by default)."""
+    max_entries = MAX_ENTRIES if max_entries is None else max_entries  # read at call time, not at import
+    max_total_bytes = MAX_TOTAL_BYTES if max_total_bytes is None else max_total_bytes
     try:
         with zipfile.ZipFile(archive) as bundle:
             entries = bundle.infolist()
