@@ -3,6 +3,7 @@
     reference/*.py (solution regions marked) + notebooks/*.template.md
       1. read the marked reference          markers validated
       2. generate the student stubs         student/*.py
+      2b. generate the public checks        student/checks.py, student/checks_data.json
       3. read the notebook template
       4. render the student notebook        notebooks/two_stage_detector.ipynb
       5. render the solution notebook       <out>/solution/... (never shipped)
@@ -25,6 +26,7 @@ from .leaks import assert_no_leaks
 from .markers import find_regions
 from .namespace import Namespace
 from .notebook import notebook_text, render_notebook
+from . import public_checks
 from .stubs import header_line, make_stub
 from .template import TemplateCell, parse_template
 
@@ -67,6 +69,16 @@ def generate_stubs(release: Release) -> None:
         release.sources[layout.stub_path(module)] = (reference,)
 
 
+def generate_public_checks(release: Release) -> None:
+    """The grader's golden cases, probes and judge for students: student/checks.py and its data."""
+    sources = {path: release.read(path) for path in public_checks.VENDORED_MODULES}
+    module = public_checks.checks_module(release.read(public_checks.TEMPLATE), sources)
+    release.committed[public_checks.CHECKS_MODULE] = module
+    release.sources[public_checks.CHECKS_MODULE] = (public_checks.TEMPLATE, *public_checks.VENDORED_MODULES)
+    release.committed[public_checks.CHECKS_DATA] = public_checks.checks_data(public_checks.golden_records())
+    release.sources[public_checks.CHECKS_DATA] = ("autograder/golden_cases.py", "autograder/fixtures/")
+
+
 def read_template(release: Release) -> None:
     release.template = parse_template(release.read(layout.NOTEBOOK_TEMPLATE), layout.NOTEBOOK_TEMPLATE)
 
@@ -96,10 +108,12 @@ def render_solution_notebook(release: Release) -> None:
 
 
 def package_release(release: Release) -> None:
-    """Zip the student notebook, the stubs and the shipped helper files."""
+    """Zip the student notebook, the stubs, the public checks and the shipped helper files."""
     members = {Path(layout.STUDENT_NOTEBOOK).name: release.committed[layout.STUDENT_NOTEBOOK].encode("utf-8")}
     for path, stub in release.stubs.items():
         members[Path(path).name] = stub.encode("utf-8")
+    for path in (public_checks.CHECKS_MODULE, public_checks.CHECKS_DATA):
+        members[Path(path).name] = release.committed[path].encode("utf-8")
     for path in layout.SHIPPED_FILES:
         members[Path(path).name] = release.read(path).encode("utf-8")
     release.build[layout.ARCHIVE] = build_archive(members, layout.ARCHIVE_FOLDER)
@@ -113,6 +127,7 @@ def check_for_leaks(release: Release) -> None:
 STEPS: Tuple[Tuple[str, Callable[[Release], None]], ...] = (
     ("read the marked reference", read_reference),
     ("generate the student stubs", generate_stubs),
+    ("generate the public checks", generate_public_checks),
     ("read the notebook template", read_template),
     ("render the student notebook", render_student_notebook),
     ("render the solution notebook", render_solution_notebook),
