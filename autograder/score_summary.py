@@ -27,7 +27,9 @@ def markdown_summary(results: dict) -> str:
     possible = sum(test.get("max_score", 0) for test in tests)
     lines = ["## Autograder score", "", f"**{_number(total)} / {_number(possible)}**" if tests else
              f"**{_number(total)}**", ""]
-    if results.get("output"):
+    if results.get("output") and results.get("output_format") == "md":
+        lines += [results["output"], ""]  # already Markdown (the grader's own)
+    elif results.get("output"):
         lines += ["```", results["output"].replace("```", "'''"), "```", ""]
     if tests:
         lines += ["| | test | score | feedback |", "| --- | --- | ---: | --- |"]
