@@ -188,6 +188,18 @@ def linear_roi_features(proposals: dict) -> torch.Tensor:
     return torch.stack(rows)
 
 
+def judge_second_stage_loss(losses: dict, expected: torch.Tensor) -> None:
+    """`losses`: a training forward's output (`network_cases.second_stage_loss_case`)."""
+    if not isinstance(losses, dict) or "loss_cls" not in losses:
+        fail("FasterRCNN.forward", f"in training, the output must hold 'loss_cls'; it has {sorted(losses or {})}")
+    check_tensor("FasterRCNN loss_cls", losses["loss_cls"], expected, rtol=1e-3, atol=1e-6, hints=(
+        lambda a, e: ("if the RoI-Align test fails too, fix that first (the loss is computed on those features); "
+                      "otherwise check that each RoI's label comes from the GT box matched to THAT proposal of THAT "
+                      "image (keep RoI features and matched GT boxes in the same order, e.g. image by image), that "
+                      "IoU > 0.5 is foreground, and that labels are shifted by +1 (background = 0)"),
+    ))
+
+
 def strict_threshold_case(class_id: int = 4) -> dict:
     """Inference inputs whose answer needs no reference: three disjoint proposals of class
     `class_id`, the first at probability exactly 0.5 (so dropped at threshold 0.5), the

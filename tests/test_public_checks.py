@@ -31,7 +31,7 @@ from tests.grading_corpus.plausible_bugs import BUGS, BUGS_BY_NAME, CALLERS, app
 ROOT = Path(__file__).resolve().parents[1]
 FULL_CORPUS = os.environ.get("GRADING_CORPUS", "") == "full"
 # One bug per kind of public check: golden case, input mutation, FPN constants,
-# RPN row order, RPN sampling, network structure.
+# RPN row order, RPN sampling, network structure, a case answered by the reference.
 REPRESENTATIVE_BUGS = (
     "iou_boxes_swapped",
     "apply_deltas_clamps_input_in_place",
@@ -39,6 +39,7 @@ REPRESENTATIVE_BUGS = (
     "rpn_objectness_anchor_major",
     "rpn_foreground_fraction_quarter",
     "rpn_stem_without_relu",
+    "seed_roi_features_level_major",
 )
 CPU_SECONDS_LIMIT = 60  # the budget for every check on 2 cores
 
@@ -198,7 +199,7 @@ def test_vendored_modules_are_the_graders_own_with_renamed_imports():
 
 
 def test_checks_data_holds_the_golden_inputs_and_stored_answers(checks_module):
-    cases = checks_module.load_cases(ROOT / public_checks.CHECKS_DATA)
+    cases = [c for c in checks_module.load_cases(ROOT / public_checks.CHECKS_DATA) if c["judge"] == "golden"]
     pairs = list(zip(golden_cases(load_reference()), load_golden()))
     assert [(c["definition"], c["name"]) for c in cases] == [(g.definition, g.name) for g, _ in pairs]
 
@@ -268,3 +269,22 @@ def test_the_leak_check_reads_the_strings_of_the_checks_data(release):
     document["cases"][0]["name"] = f"innocent\n{line}"
     leaks = find_leaks({data_name: json.dumps(document).encode()}, checked)
     assert [leak.text for leak in leaks] == [line.strip()]
+
+
+def test_reference_answered_cases_are_the_graded_tests_with_the_public_seed(checks_module):
+    from autograder.network_cases import second_stage_loss_case
+    stored = [c for c in checks_module.load_cases(ROOT / public_checks.CHECKS_DATA) if c["judge"] != "golden"]
+    kwargs, expected = second_stage_loss_case(load_reference(),
+                                              torch.Generator().manual_seed(public_checks.REFERENCE_CASE_SEED))
+    assert [(c["definition"], c["name"], c["probe"], c["judge"]) for c in stored] == [
+        ("FasterRCNN", "loss_two_images", "networks.faster_rcnn", "second_stage_loss")]
+    assert torch.allclose(stored[0]["expected"], expected, rtol=1e-6)
+    assert torch.equal(stored[0]["kwargs"]["gt_boxes"], kwargs["gt_boxes"])
+    assert all(torch.equal(a, b) for a, b in zip(stored[0]["kwargs"]["head"][-1], kwargs["head"][-1]))
+
+
+def test_the_checks_cover_every_graded_definition(checks_module):
+    from autograder.layout import GRADED_NAMES
+    assert sorted(checks_module.GRADED_DEFINITIONS) == sorted(GRADED_NAMES)
+    cases = checks_module.public_cases(checks_module.load_cases())
+    assert {case["definition"] for case in cases} == set(GRADED_NAMES)

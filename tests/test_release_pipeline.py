@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from data_scripts.release import layout
+from data_scripts.release import layout, public_checks
 from data_scripts.release.archive import build_archive, read_archive
 from data_scripts.release.leaks import LeakError, assert_no_leaks, find_leaks, is_trivial, solution_lines
 from data_scripts.release.pipeline import STEPS, drifted_files, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = [f"reference/{m}" for m in layout.MODULES]
-GENERATED = [f"student/{m}" for m in layout.MODULES] + ["notebooks/two_stage_detector.ipynb"]
+GENERATED = [f"student/{m}" for m in layout.MODULES] + ["notebooks/two_stage_detector.ipynb",
+                                                       public_checks.CHECKS_MODULE, public_checks.CHECKS_DATA]
 ARCHIVE_MEMBERS = {
     "two_stage_detector/two_stage_detector.ipynb",
     "two_stage_detector/common.py",
@@ -28,6 +29,8 @@ ARCHIVE_MEMBERS = {
     "two_stage_detector/voc_map.py",
     "two_stage_detector/voc_download.py",
     "two_stage_detector/README.md",
+    "two_stage_detector/checks.py",
+    "two_stage_detector/checks_data.json",
 }
 
 
@@ -39,7 +42,8 @@ def release():
 @pytest.fixture
 def repo_copy(tmp_path):
     """The files the pipeline reads and writes, copied into a scratch root."""
-    paths = REFERENCES + GENERATED + [layout.NOTEBOOK_TEMPLATE, *layout.SHIPPED_FILES]
+    paths = REFERENCES + GENERATED + [layout.NOTEBOOK_TEMPLATE, *layout.SHIPPED_FILES, public_checks.TEMPLATE,
+                                      *public_checks.VENDORED_MODULES]
     for path in paths:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / path, tmp_path / path)
@@ -62,6 +66,7 @@ def test_steps_run_in_the_documented_order():
     assert [name for name, _ in STEPS] == [
         "read the marked reference",
         "generate the student stubs",
+        "generate the public checks",
         "read the notebook template",
         "render the student notebook",
         "render the solution notebook",
@@ -139,6 +144,8 @@ def test_archive_holds_exactly_the_student_files(release):
     assert members["two_stage_detector/two_stage_detector.ipynb"] == (ROOT / GENERATED[2]).read_bytes()
     for module in layout.MODULES:
         assert members[f"two_stage_detector/{module}"] == (ROOT / "student" / module).read_bytes()
+    for path in (public_checks.CHECKS_MODULE, public_checks.CHECKS_DATA):
+        assert members[f"two_stage_detector/{Path(path).name}"] == (ROOT / path).read_bytes()
     for path in layout.SHIPPED_FILES:
         assert members[f"two_stage_detector/{Path(path).name}"] == (ROOT / path).read_bytes()
 

@@ -94,8 +94,8 @@ def decode_value(tree):
 
 
 def load_cases(path=None) -> list:
-    """The public cases, in grading order: dicts with definition, name, probe, kwargs,
-    reply_key, as_row_sets and expected."""
+    """The stored public cases, in grading order: dicts with definition, name, probe, kwargs,
+    reply_key, judge ("golden" or an invariant_checks judge), as_row_sets and expected."""
     path = Path(path) if path else Path(__file__).resolve().with_name(DATA_FILE)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: keep {DATA_FILE} next to checks.py (both come with the course files)")
@@ -105,6 +105,7 @@ def load_cases(path=None) -> list:
 
 PROBES = {
     "definitions.call": _definitions.call,
+    "networks.faster_rcnn": _networks.faster_rcnn,
     "networks.rpn": _networks.rpn,
     "networks.faster_rcnn_inference": _networks.faster_rcnn_inference,
 }
@@ -161,17 +162,22 @@ class FolderDefinitions(_SubmissionModules):
 
 
 def public_cases(golden: list) -> list:
-    """Every public case, in grading order: the golden cases (dicts from `load_cases`)
-    then the reference-free ones, each as {definition, name, run(definitions)}."""
-    def golden_run(case):
+    """Every public case, in grading order: the stored ones (`load_cases`: golden cases and
+    cases answered by the reference at release time) then the reference-free ones, each as
+    {definition, name, run(definitions)}."""
+    def stored_run(case):
         def run(definitions):
             reply = PROBES[case["probe"]](definitions, **case["kwargs"])
-            _golden_judge.judge_golden(case["definition"], case["name"], reply[case["reply_key"]],
-                                       case["expected"], case["as_row_sets"])
+            if case["judge"] == "golden":
+                _golden_judge.judge_golden(case["definition"], case["name"], reply[case["reply_key"]],
+                                           case["expected"], case["as_row_sets"])
+            else:
+                getattr(_invariant_checks, f"judge_{case['judge']}")(reply[case["reply_key"]], case["expected"])
         return run
 
     inputs = {(case["definition"], case["name"]): case["kwargs"] for case in golden}
-    cases = [{"definition": case["definition"], "name": f"golden case {case['name']}", "run": golden_run(case)}
+    cases = [{"definition": case["definition"], "run": stored_run(case),
+              "name": f"golden case {case['name']}" if case["judge"] == "golden" else case["name"]}
              for case in golden]
     cases += [{"definition": definition, "name": name, "run": lambda sub, check=check: check(sub, inputs)}
               for definition, name, check in _invariant_checks.PUBLIC_CASES]

@@ -3,12 +3,12 @@
     reference/*.py (solution regions marked) + notebooks/*.template.md
       1. read the marked reference          markers validated
       2. generate the student stubs         student/*.py
-      2b. generate the public checks        student/checks.py, student/checks_data.json
-      3. read the notebook template
-      4. render the student notebook        notebooks/two_stage_detector.ipynb
-      5. render the solution notebook       <out>/solution/... (never shipped)
-      6. package the student release        <out>/student_release.zip
-      7. check the release for solution lines
+      3. generate the public checks         student/checks.py, student/checks_data.json
+      4. read the notebook template
+      5. render the student notebook        notebooks/two_stage_detector.ipynb
+      6. render the solution notebook       <out>/solution/... (never shipped)
+      7. package the student release        <out>/student_release.zip
+      8. check the release for solution lines
 
 Every step reads and extends one in-memory `Release`; nothing touches the
 disk until `write_release`, so `--check` runs the very same steps.
@@ -75,8 +75,10 @@ def generate_public_checks(release: Release) -> None:
     module = public_checks.checks_module(release.read(public_checks.TEMPLATE), sources)
     release.committed[public_checks.CHECKS_MODULE] = module
     release.sources[public_checks.CHECKS_MODULE] = (public_checks.TEMPLATE, *public_checks.VENDORED_MODULES)
-    release.committed[public_checks.CHECKS_DATA] = public_checks.checks_data(public_checks.golden_records())
-    release.sources[public_checks.CHECKS_DATA] = ("autograder/golden_cases.py", "autograder/fixtures/")
+    data = public_checks.checks_data(public_checks.golden_records(), public_checks.reference_cases())
+    release.committed[public_checks.CHECKS_DATA] = data
+    release.sources[public_checks.CHECKS_DATA] = ("autograder/golden_cases.py", "autograder/fixtures/",
+                                                  "autograder/network_cases.py", "reference/")
 
 
 def read_template(release: Release) -> None:

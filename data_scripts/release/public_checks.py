@@ -109,16 +109,39 @@ def golden_records() -> List[Tuple[object, dict]]:
     return list(zip(golden_cases(load_reference()), load_golden()))
 
 
-def checks_data(records) -> str:
-    """The text of checks_data.json: one entry per golden case, in grading order."""
+# Seed of the public cases answered by the reference at release time (not a golden seed:
+# their answers are stored only in checks_data.json).
+REFERENCE_CASE_SEED = 20240502
+
+
+def reference_cases() -> list:
+    """Cases of the graded tests run with a public seed and answered by the reference now:
+    dicts with definition, name, probe, kwargs, reply_key, judge (an `invariant_checks.judge_*`)
+    and expected. For bugs that no golden case and no reference-free check reveals."""
+    import torch
+
+    from autograder.network_cases import second_stage_loss_case
+    from autograder.reference_solution import load_reference
+
+    kwargs, expected = second_stage_loss_case(load_reference(), torch.Generator().manual_seed(REFERENCE_CASE_SEED))
+    return [dict(definition="FasterRCNN", name="loss_two_images", probe="networks.faster_rcnn", kwargs=kwargs,
+                 reply_key="losses", judge="second_stage_loss", expected=expected)]
+
+
+def checks_data(records, computed=()) -> str:
+    """The text of checks_data.json: one entry per golden case, in grading order, then the
+    `computed` (reference_cases) ones."""
     cases = []
     for case, record in records:
         if (case.definition, case.name) != (record["definition"], record["name"]):
             raise ReleaseError(f"golden case {case.definition}/{case.name} has no stored answer: regenerate the "
                                "golden fixtures (`python -m data_scripts.golden_fixtures`)")
         cases.append({"definition": case.definition, "name": case.name, "probe": case.probe,
-                      "kwargs": encode_value(case.kwargs), "reply_key": case.reply_key,
+                      "kwargs": encode_value(case.kwargs), "reply_key": case.reply_key, "judge": "golden",
                       "as_row_sets": case.as_row_sets, "expected": encode_value(record["expected"])})
+    for case in computed:
+        cases.append({**case, "kwargs": encode_value(case["kwargs"]), "as_row_sets": False,
+                      "expected": encode_value(case["expected"])})
     document = {"generated_by": "python -m data_scripts.release",
-                "source": "autograder/golden_cases.py + autograder/fixtures/", "cases": cases}
+                "source": "autograder/golden_cases.py + autograder/fixtures/ + reference_cases()", "cases": cases}
     return json.dumps(document, indent=1) + "\n"
