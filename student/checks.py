@@ -1253,7 +1253,6 @@ DATA_FILE = "checks_data.json"
 GRADED_DEFINITIONS = ["iou", "nms", "get_fpn_location_coords", "generate_fpn_anchors", "rcnn_get_deltas_from_anchors",
                       "rcnn_apply_deltas_to_anchors", "DetectorBackboneWithFPN", "RPNPredictionNetwork", "RPN",
                       "FasterRCNN"]
-PATCHED_NAMES = sorted(_layout.KNOWN_NAMES)  # the probes may rebind these while a check runs
 DISCLAIMER = ("Public checks use the autograder's golden cases (fixed inputs) and its messages. Passing them "
               "does not guarantee full marks: grading also runs hidden cases with fresh random inputs.")
 
@@ -1322,12 +1321,12 @@ class NotebookDefinitions(_SubmissionModules):
         self._modules = {name: namespace for name in _layout.SUBMISSION_MODULES}
 
     def __enter__(self):
-        self._saved = {name: self._values[name] for name in PATCHED_NAMES if name in self._values}
+        self._saved = dict(self._values)
         return self
 
     def __exit__(self, *exc):
-        for name in PATCHED_NAMES:
-            self._values.pop(name, None)
+        for name in set(self._values) - set(self._saved):
+            del self._values[name]
         self._values.update(self._saved)
 
 
@@ -1369,11 +1368,26 @@ def public_cases(golden: list) -> list:
     return sorted(cases, key=lambda case: order[case["definition"]])
 
 
+@contextlib.contextmanager
+def _process_state_kept():
+    """Environment, RNG states and thread count as they were: probes seed the RNGs and set
+    DETECTOR_BACKBONE_WEIGHTS=random, which must not leak into the notebook's training."""
+    environment, threads = dict(os.environ), torch.get_num_threads()
+    try:
+        with torch.random.fork_rng():
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
+        torch.set_num_threads(threads)
+
+
 def run_case(case: dict, definitions) -> tuple:
     """(passed, message) of one public case on `definitions` (a context manager that
     restores whatever the probe rebinds)."""
     try:
-        with definitions, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        with _process_state_kept(), definitions, contextlib.redirect_stdout(io.StringIO()), \
+                warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the student's prints and warnings are not judged
             case["run"](definitions)
     except AssertionError as error:

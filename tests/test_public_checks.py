@@ -160,6 +160,16 @@ def test_check_in_a_notebook_namespace_reports_and_restores(checks_module):
     assert len(results) == 4 and all(r["passed"] for r in results), results
     assert namespace == before  # the probes' stand-ins are gone again
 
+    os.environ.pop("DETECTOR_BACKBONE_WEIGHTS", None)
+    torch.manual_seed(5)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(5)
+    results = checks_module.run_checks(checks_module.NotebookDefinitions(namespace), ["DetectorBackboneWithFPN"])
+    assert all(r["passed"] for r in results), results
+    assert "DETECTOR_BACKBONE_WEIGHTS" not in os.environ  # the notebook's training still gets ImageNet weights
+    assert torch.equal(torch.rand(3), expected_draw)  # nor are its random numbers changed
+    assert namespace == before
+
     namespace["iou"] = lambda boxes1, boxes2: torch.zeros(len(boxes2), len(boxes1))
     results = checks_module.run_checks(checks_module.NotebookDefinitions(namespace), ["iou"])
     assert not results[0]["passed"] and "expected shape (7, 11), got (11, 7)" in results[0]["message"]
