@@ -34,7 +34,8 @@ from pathlib import Path
 
 import torch
 
-# The grader's own modules, verbatim but for `autograder` renamed `_grader` in imports.
+# The grader's own modules, verbatim but for `autograder` renamed VENDOR_PACKAGE in imports.
+VENDOR_PACKAGE = '_grader'
 _VENDORED = (
     ('_grader.layout', r'''"""Which graded definition lives in which submission file.
 
@@ -1219,7 +1220,6 @@ PUBLIC_CASES = (
 )
 '''),
 )
-VENDOR_PACKAGE = "_grader"
 
 
 def _install_vendored() -> None:
@@ -1249,12 +1249,12 @@ _invariant_checks = sys.modules[f"{VENDOR_PACKAGE}.invariant_checks"]
 _SubmissionModules = _probe_api.SubmissionModules
 
 DATA_FILE = "checks_data.json"
-# In the order of the grader's score table.
+# In the order of the course README's points table (a test checks that they are the graded ones).
 GRADED_DEFINITIONS = ["iou", "nms", "get_fpn_location_coords", "generate_fpn_anchors", "rcnn_get_deltas_from_anchors",
                       "rcnn_apply_deltas_to_anchors", "DetectorBackboneWithFPN", "RPNPredictionNetwork", "RPN",
                       "FasterRCNN"]
-DISCLAIMER = ("Public checks use the autograder's golden cases (fixed inputs) and its messages. Passing them "
-              "does not guarantee full marks: grading also runs hidden cases with fresh random inputs.")
+DISCLAIMER = ("Public checks run the autograder's public cases (fixed inputs) with its own judging and messages. "
+              "Passing them does not guarantee full marks: grading also runs hidden cases with fresh random inputs.")
 
 
 def decode_value(tree):

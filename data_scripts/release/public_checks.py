@@ -74,7 +74,7 @@ def checks_module(template: str, sources: Dict[str, str]) -> str:
     entries = "".join(f"    ({vendored_name(path)!r}, {_literal(vendored_source(sources[path], path), path)}),\n"
                       for path in VENDORED_MODULES)
     header = GENERATED_HEADER.format(sources=" + ".join((TEMPLATE,) + VENDORED_MODULES))
-    return header + template.replace(PLACEHOLDER, f"_VENDORED = (\n{entries})\n")
+    return header + template.replace(PLACEHOLDER, f"VENDOR_PACKAGE = {VENDOR_PACKAGE!r}\n_VENDORED = (\n{entries})\n")
 
 
 # ------------------------------------------------------------------------ data
