@@ -53,7 +53,8 @@ def grade(submission: Path, out: Path, *extra: str) -> tuple[subprocess.Complete
 
 
 def assert_well_formed(document: dict) -> None:
-    assert set(document) == {"score", "execution_time", "output", "tests"}
+    assert set(document) == {"score", "execution_time", "output", "output_format", "test_output_format", "tests"}
+    assert document["output_format"] == document["test_output_format"] == "md"  # Gradescope renders Markdown
     assert document["tests"], "every graded test appears"
     for test in document["tests"]:
         assert set(test) == TEST_KEYS
