@@ -206,7 +206,7 @@ def test_plugin_messages_are_teaching_text(graded):
     assert tests["fails with a message"]["output"] == "nms should keep 4 boxes, kept 3"
     assert tests["partial then fails"]["output"] == "```text\nShapes are right.\nValues are wrong.\n```"
     assert tests["setup error"]["output"] == "cannot load this"
-    assert tests["student stub"]["output"].startswith("```text\nNot implemented yet: NotImplementedError raised at common.py:2")
+    assert tests["student stub"]["output"].startswith("Not implemented yet: NotImplementedError raised at common.py:2")
     assert tests["skipped"]["output"] == "Not run: needs a GPU"
     assert tests["grader bug"]["output"].startswith("The grader could not check this test (KeyError")
     assert tests["parametrized [b]"]["output"] == "case b fails"
