@@ -16,12 +16,19 @@ from types import ModuleType
 
 COURSE_DIR = Path(__file__).resolve().parents[1] / "student"
 KERNEL_COURSE_FILES = ("detection_helpers.py", "voc_map.py")
+# The notebook's `from checks import check, check_all` (the students' public checks):
+# during grading the graded tests judge instead, so the kernel gets silent stand-ins.
+KERNEL_STANDINS = {
+    "checks.py": '"""Stand-in for the public checks while the autograder runs the notebook."""\n\n\n'
+                 "def check(name):\n    return None\n\n\ndef check_all():\n    return None\n",
+}
 _PRIVATE_PREFIX = "_autograder_course_"
 
 
 def kernel_course_files() -> dict[str, str]:
     """File name -> text of every helper module the notebook imports from its COURSE_DIR."""
-    return {name: (COURSE_DIR / name).read_text(encoding="utf-8") for name in KERNEL_COURSE_FILES}
+    files = {name: (COURSE_DIR / name).read_text(encoding="utf-8") for name in KERNEL_COURSE_FILES}
+    return {**files, **KERNEL_STANDINS}
 
 
 def load_course_module(stem: str) -> ModuleType:

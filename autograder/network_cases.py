@@ -5,6 +5,9 @@ FPN has 8 channels: small enough to keep grading fast.
 """
 import torch
 
+from autograder.network_weights import sequential_params
+from autograder.probes.fakes import FakeBackbone, FakeRPN
+
 STRIDES = {"p3": 8, "p4": 16, "p5": 32}
 IMAGE_SIZE = 128
 CHANNELS = 8
@@ -65,6 +68,32 @@ def second_stage_case(rng, batch):
             far = torch.cat([far_xy, far_xy + 8 + torch.rand(4, 2, generator=rng) * 20], dim=1)
             proposals[name].append(torch.cat([near, far]).clamp(0, IMAGE_SIZE))
     return dict(feats=feats, proposals=proposals, gt_boxes=gt_boxes)
+
+
+def reference_head_model(reference, case, init, rng, seed=0):
+    """The reference's `FasterRCNN` on a fake backbone and RPN (the case's features and
+    proposals), its classifier head drawn from N(0, 0.1) with `rng`."""
+    torch.manual_seed(seed)
+    model = reference.FasterRCNN(FakeBackbone(case["feats"], CHANNELS, STRIDES), FakeRPN(case["proposals"]), **init)
+    for layer in model.cls_pred.modules():  # non-trivial weights make every mistake visible
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.normal_(layer.weight, std=0.1, generator=rng)
+            torch.nn.init.normal_(layer.bias, std=0.1, generator=rng)
+    return model
+
+
+def second_stage_loss_case(reference, rng):
+    """(kwargs of the `networks.faster_rcnn` probe, the reference's loss_cls): a training
+    forward on two images, every proposal sampled, with the reference's head weights."""
+    case = second_stage_case(rng, 2)
+    init = head_init(EXHAUSTIVE)
+    model = reference_head_model(reference, case, init, rng)
+    model.train()
+    with torch.no_grad():
+        expected = model(torch.zeros(2, 3, 8, 8), case["gt_boxes"])["loss_cls"]
+    kwargs = dict(init=init, feats=case["feats"], strides=STRIDES, proposals=case["proposals"], training=True,
+                  seed=0, gt_boxes=case["gt_boxes"], head=sequential_params(model.cls_pred))
+    return kwargs, expected
 
 
 def inference_case(rng):

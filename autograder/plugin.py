@@ -308,7 +308,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     grading = config.stash[_SESSION]
     terminalreporter.section("autograder score")
-    for line in score_table(list(grading.tests.values())).splitlines():
+    for line in score_table(list(grading.tests.values())).splitlines():  # per test, then per definition
         terminalreporter.write_line(line)
     for failure in grading.grader_failures + ([repr(grading.sandbox_error)] if grading.sandbox_error else []):
         terminalreporter.write_line(f"GRADER FAILURE: {failure}", red=True)

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 from pathlib import Path
 
+from autograder.feedback_markdown import (OUTPUT_FORMAT, code_block, definition_table_markdown, definition_table_text,
+                                         markdown_feedback)
 from autograder.untrusted_text import multi_line
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 MAX_TEST_OUTPUT_CHARS = 4000
 MAX_OUTPUT_CHARS = 20_000
+MARKDOWN_MARGIN_CHARS = 400  # room for the Markdown around a capped plain text
 SCORE_DECIMALS = 4
 TRUNCATION_MARK = "\n… (truncated)"
 
@@ -48,12 +51,15 @@ class TestResult:
         return "passed" if self.passed and self.score == round(self.max_score, SCORE_DECIMALS) else "failed"
 
     def to_json(self) -> dict:
+        """Gradescope's test entry; the plain ``output`` becomes Markdown (``feedback_markdown``;
+        results_document declares the format for every test)."""
         return {
             "name": self.name,
             "score": self.score,
             "max_score": self.max_score,
             "status": self.status,
-            "output": cap(multi_line(self.output), MAX_TEST_OUTPUT_CHARS),
+            "output": cap(markdown_feedback(cap(multi_line(self.output), MAX_TEST_OUTPUT_CHARS - MARKDOWN_MARGIN_CHARS)),
+                          MAX_TEST_OUTPUT_CHARS),
             "visibility": self.visibility,
             "tags": list(self.tags),
         }
@@ -65,11 +71,17 @@ def cap(text: str, limit: int) -> str:
 
 
 def results_document(tests: list[TestResult], output: str, execution_time: float) -> dict:
-    """Gradescope's results.json content; ``score`` is the sum over ``tests``."""
+    """Gradescope's results.json content, in Markdown: the plain top-level ``output`` as a
+    text block, then the points per graded definition; ``score`` is the sum over ``tests``."""
+    parts = [code_block(cap(multi_line(output), MAX_OUTPUT_CHARS - MARKDOWN_MARGIN_CHARS))] if output.strip() else []
+    if tests:
+        parts.append(definition_table_markdown(tests))
     return {
         "score": round(sum(test.score for test in tests), SCORE_DECIMALS),
         "execution_time": round(execution_time, 2),
-        "output": cap(multi_line(output), MAX_OUTPUT_CHARS),
+        "output": cap("\n\n".join(parts), MAX_OUTPUT_CHARS),
+        "output_format": OUTPUT_FORMAT,
+        "test_output_format": OUTPUT_FORMAT,
         "tests": [test.to_json() for test in tests],
     }
 
@@ -91,7 +103,8 @@ def write_results(path: Path, document: dict) -> None:
 
 
 def score_table(tests: list[TestResult]) -> str:
-    """A fixed-width table: one row per test, then the total."""
+    """Fixed-width tables: one row per test and the total, then the points per graded
+    definition (the same rows as results.json's Markdown table)."""
     if not tests:
         return "No graded tests ran."
     width = min(max(len(test.name) for test in tests), 70)
@@ -102,7 +115,7 @@ def score_table(tests: list[TestResult]) -> str:
     total = sum(test.score for test in tests)
     possible = sum(test.max_score for test in tests)
     rows.append(f"{'TOTAL':<{width}}  {_fraction_text(total, possible):>13}")
-    return "\n".join(rows)
+    return "\n".join(rows) + "\n\n" + definition_table_text(tests)
 
 
 def _fraction_text(score: float, max_score: float) -> str:

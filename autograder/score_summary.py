@@ -12,6 +12,7 @@ stderr, when the file is missing or not a valid results file.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from autograder.results_schema import ResultsSchemaError, load_results
@@ -27,14 +28,17 @@ def markdown_summary(results: dict) -> str:
     possible = sum(test.get("max_score", 0) for test in tests)
     lines = ["## Autograder score", "", f"**{number_text(total)} / {number_text(possible)}**" if tests else
              f"**{number_text(total)}**", ""]
-    if results.get("output"):
+    if results.get("output") and results.get("output_format") == "md":
+        lines += [results["output"], ""]  # already Markdown (the grader's own)
+    elif results.get("output"):
         lines += ["```", results["output"].replace("```", "'''"), "```", ""]
     if tests:
         lines += ["| | test | score | feedback |", "| --- | --- | ---: | --- |"]
         for test in tests:
             mark = _STATUS_MARK.get(test.get("status", ""), "")
             score = f"{number_text(test.get('score', 0))} / {number_text(test.get('max_score', 0))}"
-            lines.append(f"| {mark} | {_cell(test.get('name', ''))} | {score} | {_cell(_short(test.get('output', '')))} |")
+            lines.append(f"| {mark} | {_cell(test.get('name', ''))} | {score} | "
+                         f"{_cell(_short(_unfenced(test.get('output', ''))))} |")
     return "\n".join(lines) + "\n"
 
 
@@ -58,6 +62,11 @@ def number_text(value: float) -> str:
 def _short(text: str) -> str:
     first = " ".join(text.split())
     return first if len(first) <= MAX_OUTPUT_CHARS else first[: MAX_OUTPUT_CHARS - 1] + "…"
+
+
+def _unfenced(text: str) -> str:
+    """The text of a Markdown feedback without its code-fence lines (a table cell holds one line)."""
+    return "\n".join(line for line in text.splitlines() if not re.fullmatch(r"`{3,}\w*", line.strip()))
 
 
 def _cell(text: str) -> str:

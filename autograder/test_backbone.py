@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.judge import allclose, check_tensor, fail
+from autograder.invariant_checks import judge_fpn_feature_shapes, judge_fpn_layers
+from autograder.judge import allclose, check_tensor
 from autograder.network_weights import conv_params
 
 os.environ["DETECTOR_BACKBONE_WEIGHTS"] = "random"  # the parent never downloads weights
@@ -27,21 +28,9 @@ def backbone_call(sandbox, **kwargs):
 @pytest.mark.points(3, tags=TAGS)
 def test_fpn_layers(sandbox, reference_backbone):
     """DetectorBackboneWithFPN: three lateral 1x1 and three output 3x3 convs"""
-    layers = [l for l in backbone_call(sandbox)["layers"] if l["type"] == "Conv2d"]
     c_channels = sorted(c.in_channels for c in reference_backbone.modules()
                         if isinstance(c, torch.nn.Conv2d) and c.kernel_size == (1, 1) and c.out_channels == OUT_CHANNELS)
-    laterals = [l for l in layers if l["kernel"] == [1, 1]]
-    outputs = [l for l in layers if l["kernel"] == [3, 3]]
-    if len(laterals) != 3 or len(outputs) != 3 or len(layers) != 6:
-        fail("DetectorBackboneWithFPN", f"expected 3 lateral 1x1 convs and 3 output 3x3 convs, found "
-             f"{len(laterals)} 1x1, {len(outputs)} 3x3 and {len(layers) - len(laterals) - len(outputs)} other convs")
-    if sorted(l["in"] for l in laterals) != c_channels or any(l["out"] != OUT_CHANNELS for l in laterals):
-        fail("DetectorBackboneWithFPN", f"lateral convs must map c3/c4/c5 ({c_channels} channels) to out_channels "
-             f"({OUT_CHANNELS}); found {[(l['in'], l['out']) for l in laterals]}: use `dummy_out_shapes`")
-    for layer in outputs:
-        if (layer["in"], layer["out"]) != (OUT_CHANNELS, OUT_CHANNELS) or layer["stride"] != [1, 1] or layer["padding"] != [1, 1]:
-            fail("DetectorBackboneWithFPN", f"output convs must be 3x3, {OUT_CHANNELS} -> {OUT_CHANNELS} channels, "
-                 f"stride 1, padding 1; found {layer}")
+    judge_fpn_layers(backbone_call(sandbox)["layers"], c_channels, OUT_CHANNELS)
 
 
 @pytest.mark.points(4, tags=TAGS)
@@ -49,16 +38,7 @@ def test_fpn_feature_shapes(sandbox):
     """DetectorBackboneWithFPN: p3/p4/p5 shapes for several image and batch sizes"""
     for shape in [(2, 3, 224, 224), (1, 3, 160, 256), (3, 3, 96, 64)]:
         images = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
-        feats = backbone_call(sandbox, images=images)["outputs"][0]
-        if not isinstance(feats, dict) or set(feats) != set(STRIDES):
-            fail("DetectorBackboneWithFPN.forward", f"must return a dict with keys p3, p4, p5; got {feats!r:.200}")
-        batch, _, height, width = shape
-        for name, stride in STRIDES.items():
-            expected = (batch, OUT_CHANNELS, height // stride, width // stride)
-            if not isinstance(feats[name], torch.Tensor) or tuple(feats[name].shape) != expected:
-                got = tuple(feats[name].shape) if isinstance(feats[name], torch.Tensor) else feats[name]
-                fail("DetectorBackboneWithFPN.forward",
-                     f"for images of shape {shape}, {name} must have shape {expected}, got {got}")
+        judge_fpn_feature_shapes(backbone_call(sandbox, images=images)["outputs"][0], shape, OUT_CHANNELS)
 
 
 @pytest.mark.points(3, tags=TAGS)

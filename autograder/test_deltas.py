@@ -4,6 +4,7 @@ import torch
 
 from autograder.cases import disguise_boxes, integer_shift, matched_gt_boxes, random_boxes
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.invariant_checks import judge_inputs_unchanged
 from autograder.judge import allclose, check_tensor, fail
 
 IGNORED_DELTA = -1e8
@@ -130,8 +131,5 @@ def test_apply_deltas_clamps_without_modifying_inputs(student, reference, case_r
     boxes, (deltas_after, anchors_after) = student.with_inputs("rcnn_apply_deltas_to_anchors", deltas, anchors)
     check_tensor("rcnn_apply_deltas_to_anchors with large dw/dh", boxes,
                  reference.rcnn_apply_deltas_to_anchors(deltas, anchors), hints=apply_deltas_hints(deltas, anchors))
-    if not torch.equal(deltas_after, deltas):
-        fail("rcnn_apply_deltas_to_anchors", "modified the caller's `deltas` (clamping in place?); "
-             "clamp a copy: the function must not change its inputs")
-    if not torch.equal(anchors_after, anchors):
-        fail("rcnn_apply_deltas_to_anchors", "modified the caller's `anchors`")
+    judge_inputs_unchanged("rcnn_apply_deltas_to_anchors", [deltas_after, anchors_after], [deltas, anchors],
+                           ("deltas", "anchors"))

@@ -9,25 +9,16 @@ import torchvision
 from torch.nn import functional as F
 
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.invariant_checks import judge_second_stage_loss
 from autograder.judge import allclose, check_tensor, fail, rows_as_set_equal
-from autograder.network_weights import sequential_params
-from autograder.network_cases import (CHANNELS, EXHAUSTIVE, HEAD_STEM, IMAGE_SIZE, NUM_CLASSES, STRIDES, head_init,
-                                      inference_case, second_stage_case as make_case)
-from autograder.probes.fakes import CaptureHead, FakeBackbone, FakeRPN
+from autograder.network_cases import (CHANNELS, HEAD_STEM, IMAGE_SIZE, NUM_CLASSES, STRIDES, head_init,
+                                      inference_case, reference_head_model as reference_model,
+                                      second_stage_case as make_case, second_stage_loss_case)
+from autograder.probes.fakes import CaptureHead
 
 TAGS = ("FasterRCNN",)
 STEM = HEAD_STEM
 INIT_STD = 0.01
-
-
-def reference_model(reference, case, init, rng, seed=0):
-    torch.manual_seed(seed)
-    model = reference.FasterRCNN(FakeBackbone(case["feats"], CHANNELS, STRIDES), FakeRPN(case["proposals"]), **init)
-    for layer in model.cls_pred.modules():  # non-trivial weights make every mistake visible
-        if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
-            torch.nn.init.normal_(layer.weight, std=0.1, generator=rng)
-            torch.nn.init.normal_(layer.bias, std=0.1, generator=rng)
-    return model
 
 
 def student_call(sandbox, case, init, training, **kwargs):
@@ -94,22 +85,8 @@ def test_roi_align_features(sandbox, reference, case_rng):
 @pytest.mark.points(4, tags=TAGS)
 def test_second_stage_loss_with_two_images(sandbox, reference, case_rng):
     """FasterRCNN: classification loss of every proposal, two images, labels paired with their RoIs"""
-    case = make_case(case_rng, 2)
-    init = head_init(EXHAUSTIVE)
-    model = reference_model(reference, case, init, case_rng)
-    model.train()
-    with torch.no_grad():
-        expected = model(torch.zeros(2, 3, 8, 8), case["gt_boxes"])["loss_cls"]
-    reply = student_call(sandbox, case, init, training=True, head=sequential_params(model.cls_pred))
-    losses = reply["losses"]
-    if "loss_cls" not in losses:
-        fail("FasterRCNN.forward", f"in training, the output must hold 'loss_cls'; it has {sorted(losses)}")
-    check_tensor("FasterRCNN loss_cls", losses["loss_cls"], expected, rtol=1e-3, atol=1e-6, hints=(
-        lambda a, e: ("if the RoI-Align test fails too, fix that first (the loss is computed on those features); "
-                      "otherwise check that each RoI's label comes from the GT box matched to THAT proposal of THAT "
-                      "image (keep RoI features and matched GT boxes in the same order, e.g. image by image), that "
-                      "IoU > 0.5 is foreground, and that labels are shifted by +1 (background = 0)"),
-    ))
+    kwargs, expected = second_stage_loss_case(reference, case_rng)
+    judge_second_stage_loss(sandbox.call("networks.faster_rcnn", **kwargs)["losses"], expected)
 
 
 @pytest.mark.points(2, tags=TAGS)

@@ -5,6 +5,7 @@ import torchvision
 
 from autograder.cases import clustered_boxes, disguise_boxes, distinct_scores, integer_shift
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.invariant_checks import NMS_EQUAL_IOU_BOXES, NMS_EQUAL_IOU_SCORES, equal_iou_hint
 from autograder.judge import check_tensor, fail
 
 
@@ -62,15 +63,10 @@ def test_nms_random_overlapping_boxes(student, reference, case_rng, threshold):
 @pytest.mark.points(2, tags=("nms",))
 def test_nms_threshold_is_strict(student, reference, case_rng):
     """nms: IoU equal to the threshold is kept, just above it is suppressed"""
-    # IoU([0,0,10,10], [0,0,10,5]) = 50 / 100 = 0.5 exactly; with [0,0,10,5.2] it is 0.52.
-    boxes, order = disguise_boxes(
-        torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 5], [100, 100, 110, 110], [100, 100, 110, 105.2]]),
-        case_rng, integer_shift(case_rng))
-    scores = torch.tensor([0.9, 0.8, 0.7, 0.6])[order]
+    boxes, order = disguise_boxes(NMS_EQUAL_IOU_BOXES, case_rng, integer_shift(case_rng))
+    scores = NMS_EQUAL_IOU_SCORES[order]
     keep = student("nms", boxes, scores, 0.5)
-    dropped_at_equality = {int(i) for i in (order == 1).nonzero()[0]}
-    message_hints = (lambda a, e: ("a box whose IoU EQUALS the threshold must be kept: suppress only IoU > threshold"
-                                   if dropped_at_equality.isdisjoint(a.tolist()) and len(a) == 2 else None),)
+    message_hints = (equal_iou_hint(int((order == 1).nonzero()[0])),)
     check_tensor("nms(boxes, scores, 0.5)", keep, reference.nms(boxes, scores, 0.5), integer=True,
                  hints=message_hints + nms_hints(boxes, scores, 0.5))
 

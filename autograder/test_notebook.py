@@ -3,13 +3,15 @@
 One run per submission (``notebook_run``, module scope) with the grading
 profile (``grading_profile.py``; ``$AUTOGRADER_NOTEBOOK_PROFILE`` selects
 another one); two checks (``notebook_checks.py``). The loss plot and the
-AP chart go next to results.json (``notebook_artifacts.py``).
+AP chart go next to results.json (``notebook_artifacts.py``) for staff; the
+student's feedback shows both as text charts (``feedback_markdown.py``).
 """
 from pathlib import Path
 
 import pytest
 
 from autograder.errors import SubmissionError
+from autograder.feedback_markdown import bar_chart, line_chart
 from autograder.grading_profile import LOSS_HEAD_FRACTION, LOSS_TAIL_FRACTION, selected_profile
 from autograder.machine_speed import measure_machine_speed
 from autograder.notebook_artifacts import LOSS_PLOT, write_loss_plot, write_map_outputs
@@ -51,8 +53,10 @@ def test_training_loss_decreases(notebook_run, artifacts_dir, points):
     history = run_loss_history(notebook_run, PROFILE)
     if artifacts_dir is not None:
         write_loss_plot(history, loss_summary(history), PROFILE.max_loss_ratio, artifacts_dir / LOSS_PLOT)
+    chart = f"Training loss of the graded run:\n{line_chart(history)}"
+    points.award(0.0, chart)  # shown to the student whether or not the check passes
     summary = check_loss_decreases(history, PROFILE)
-    points.award(1.0, f"Training loss: {summary.describe()}.")
+    points.award(1.0, f"Training loss: {summary.describe()}.\n{chart}")
 
 
 test_training_loss_decreases.__doc__ = (
@@ -67,8 +71,10 @@ def test_validation_map(notebook_run, artifacts_dir, points):
     result = run_validation_map(notebook_run)
     if artifacts_dir is not None:
         write_map_outputs(result, artifacts_dir)
+    chart = f"AP@0.5 per class:\n{bar_chart(result.ap_per_class)}"
+    points.award(0.0, chart)  # shown to the student whether or not the check passes
     check_map(result, PROFILE)
-    points.award(1.0, f"Validation mAP@0.5: {result.map:.3f} over {len(result.ap_per_class)} classes.")
+    points.award(1.0, f"Validation mAP@0.5: {result.map:.3f} over {len(result.ap_per_class)} classes.\n{chart}")
 
 
 test_validation_map.__doc__ = f"notebook: validation mAP@0.5 >= {PROFILE.min_map:g}"

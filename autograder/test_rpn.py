@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.invariant_checks import judge_sampling
 from autograder.judge import check_tensor, fail, rows_as_set_equal
 from autograder.network_cases import EXHAUSTIVE, IMAGE_SIZE, RPN_BATCH as BATCH, STRIDES, rpn_case as make_case, rpn_init
 from autograder.probes.fakes import FixedOutput
@@ -85,16 +86,4 @@ def test_training_samples_half_foreground(sandbox, reference, case_rng):
     case = make_case(reference, case_rng)
     init = rpn_init(16)
     reply = student_output(sandbox, case, init, training=True)
-    calls = reply["sampling_calls"]
-    if not calls or any(call is None for call in calls):
-        fail("RPN.forward", "does not sample anchors with `sample_rpn_training`: train on a sample of "
-             "foreground and background anchors, not on all of them")
-    if sum(call[0] for call in calls) != init["batch_size_per_image"] * BATCH:
-        fail("RPN.forward", f"sampled {sum(call[0] for call in calls)} anchors in total for {BATCH} images; "
-             f"expected batch_size_per_image * num_images = {init['batch_size_per_image'] * BATCH}")
-    if any(abs(call[1] - 0.5) > 1e-9 for call in calls):
-        fail("RPN.forward", f"fg_fraction was {[call[1] for call in calls]}; the RPN samples 50% foreground (0.5)")
-    for key in ("loss_rpn_obj", "loss_rpn_box"):
-        value = reply["output"].get(key)
-        if not isinstance(value, torch.Tensor) or value.numel() != 1 or not torch.isfinite(value).all():
-            fail("RPN.forward", f"'{key}' must be a finite scalar tensor, got {value!r:.120}")
+    judge_sampling("RPN.forward", reply, ("loss_rpn_obj", "loss_rpn_box"), init["batch_size_per_image"] * BATCH, 0.5, BATCH)

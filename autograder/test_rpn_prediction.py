@@ -3,12 +3,12 @@ import pytest
 import torch
 
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.judge import allclose, check_tensor, fail
+from autograder.invariant_checks import judge_rpn_initialisation, judge_rpn_prediction_layers, judge_rpn_stem_layers
+from autograder.judge import allclose, check_tensor
 from autograder.network_weights import conv_params, convs_in_order
 
 TAGS = ("RPNPredictionNetwork",)
 IN_CHANNELS, STEM, ANCHORS = 16, [24, 16], 3
-INIT_STD = 0.01
 
 
 def describe(sandbox):
@@ -19,39 +19,19 @@ def describe(sandbox):
 @pytest.mark.points(2, tags=TAGS)
 def test_stem_layers(sandbox):
     """RPNPredictionNetwork: a stem of 3x3 conv + ReLU per stem channel"""
-    stem = describe(sandbox)["stem"]
-    if stem is None:
-        fail("RPNPredictionNetwork", "`self.stem_rpn` is not a module")
-    kinds = [layer["type"] for layer in stem]
-    if kinds != ["Conv2d", "ReLU"] * len(STEM):
-        fail("RPNPredictionNetwork.stem_rpn", f"for stem_channels={STEM} expected conv, ReLU, conv, ReLU; got {kinds}")
-    channels = [IN_CHANNELS] + STEM
-    for layer, c_in, c_out in zip([l for l in stem if l["type"] == "Conv2d"], channels, channels[1:]):
-        if (layer["in"], layer["out"], layer["kernel"], layer["stride"], layer["padding"]) != (c_in, c_out, [3, 3], [1, 1], [1, 1]):
-            fail("RPNPredictionNetwork.stem_rpn", f"expected a 3x3 conv {c_in} -> {c_out}, stride 1, padding 1; found {layer}")
+    judge_rpn_stem_layers(describe(sandbox)["stem"], IN_CHANNELS, STEM)
 
 
 @pytest.mark.points(1, tags=TAGS)
 def test_prediction_layers(sandbox):
     """RPNPredictionNetwork: 1x1 convs to A objectness and 4A delta channels"""
-    reply = describe(sandbox)
-    for key, out in (("pred_obj", ANCHORS), ("pred_box", 4 * ANCHORS)):
-        convs = [l for l in reply[key] or [] if l["type"] == "Conv2d"]
-        if len(convs) != 1 or (convs[0]["in"], convs[0]["out"], convs[0]["kernel"]) != (STEM[-1], out, [1, 1]):
-            fail(f"RPNPredictionNetwork.{key}", f"expected one 1x1 conv {STEM[-1]} -> {out} channels; found {convs}")
+    judge_rpn_prediction_layers(describe(sandbox), STEM, ANCHORS)
 
 
 @pytest.mark.points(2, tags=TAGS)
 def test_weight_initialisation(sandbox):
     """RPNPredictionNetwork: conv weights ~ N(0, 0.01), zero biases"""
-    reply = describe(sandbox)
-    convs = [l for key in ("stem", "pred_obj", "pred_box") for l in reply[key] or [] if l["type"] == "Conv2d"]
-    for layer in convs:
-        if not (0.7 * INIT_STD < layer["weight_std"] < 1.3 * INIT_STD) or abs(layer["weight_mean"]) > INIT_STD / 2:
-            fail("RPNPredictionNetwork", f"conv {layer['name'] or 'layer'} weights have mean {layer['weight_mean']:.4f} and "
-                 f"std {layer['weight_std']:.4f}; initialise them from N(0, 0.01) with nn.init.normal_")
-        if layer["bias_abs_max"] is None or layer["bias_abs_max"] != 0:
-            fail("RPNPredictionNetwork", f"conv {layer['name'] or 'layer'} biases must be initialised to zero")
+    judge_rpn_initialisation(describe(sandbox))
 
 
 @pytest.mark.points(3, tags=TAGS)

@@ -53,7 +53,8 @@ def grade(submission: Path, out: Path, *extra: str) -> tuple[subprocess.Complete
 
 
 def assert_well_formed(document: dict) -> None:
-    assert set(document) == {"score", "execution_time", "output", "tests"}
+    assert set(document) == {"score", "execution_time", "output", "output_format", "test_output_format", "tests"}
+    assert document["output_format"] == document["test_output_format"] == "md"  # Gradescope renders Markdown
     assert document["tests"], "every graded test appears"
     for test in document["tests"]:
         assert set(test) == TEST_KEYS
@@ -97,7 +98,7 @@ def test_folder_is_graded(folder_run):
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert_well_formed(document)
     assert all(test["status"] == "passed" for test in iou_tests(document))
-    assert document["output"].startswith("Graded: folder: common.py, two_stage_detector.py")
+    assert document["output"].startswith("```text\nGraded: folder: common.py, two_stage_detector.py")
     assert "TOTAL" in completed.stdout
 
 
@@ -122,7 +123,7 @@ def test_zip_gives_the_same_grades_as_the_folder(folder, folder_run, tmp_path):
 
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert document["tests"] == folder_run[1]["tests"]  # deterministic, and independent of the packaging
-    assert document["output"].startswith("Graded: zip file submission.zip (folder a5/)")
+    assert document["output"].startswith("```text\nGraded: zip file submission.zip (folder a5/)")
 
 
 def test_notebook_is_graded(tmp_path):
@@ -142,7 +143,7 @@ def test_notebook_is_graded(tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert_well_formed(document)
     assert all(test["status"] == "passed" for test in iou_tests(document))
-    assert document["output"].startswith("Graded: notebook two_stage_detector.ipynb (exported: iou, nms)")
+    assert document["output"].startswith("```text\nGraded: notebook two_stage_detector.ipynb (exported: iou, nms)")
 
 
 def test_broken_zip_still_yields_valid_results(tmp_path):

@@ -7,11 +7,13 @@ leave the loss history, its plot and the evaluation files in OUTPUT_DIR.
 """
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from autograder.layout import GRADED_DEFINITIONS
 from data_scripts.release import layout
 from data_scripts.release.kernel import execute_notebook
 from data_scripts.release.parameters import inject_parameters
@@ -52,6 +54,22 @@ def test_checks_in_the_notebook_pass(executed):
     assert "Rel error in reconstructed boxes:" in printed
 
 
+def test_every_public_check_passes_in_the_solution_notebook(executed):
+    """A `check(...)` cell after every TODO cell, each printing PASS only; `check_all()` last."""
+    notebook, _ = executed
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    checks = [c for c in code if c.source.startswith("check(")]
+    checked = [line[len('check("'):-len('")')] for c in checks for line in c.source.splitlines()]
+    assert sorted(checked) == sorted(name for names in GRADED_DEFINITIONS.values() for name in names)
+    for cell in checks:
+        printed = "".join(o.get("text", "") for o in cell.outputs)
+        assert "PASS" in printed and "FAIL" not in printed, (cell.source, printed)
+    assert code[-1].source.strip() == "check_all()"
+    table = "".join(o.get("text", "") for o in code[-1].outputs)
+    assert "FAILED" not in table and "hidden" in table
+    assert re.search(r"TOTAL\s+(\d+) / \1\b", table), table
+
+
 def test_full_run_saved_its_loss_history_and_plot(executed):
     _, output_dir = executed
     history = json.loads((output_dir / "loss_history.json").read_text())
@@ -67,12 +85,12 @@ def test_evaluation_wrote_cartucho_files_and_the_map_result(executed):
     output_txt = (output_dir / "mAP" / "output" / "output.txt").read_text()
     assert "mAP = " in output_txt
     assert (output_dir / "mAP" / "output" / "mAP.png").read_bytes().startswith(b"\x89PNG")
-    last = [cell for cell in notebook.cells if cell.cell_type == "code"][-1]
-    printed = "".join(o.get("text", "") for o in last.outputs if o.get("name") == "stdout")
+    evaluation = [cell for cell in notebook.cells if cell.cell_type == "code" and "evaluate_directory(" in cell.source][-1]
+    printed = "".join(o.get("text", "") for o in evaluation.outputs if o.get("name") == "stdout")
     # A compact summary (mAP, then the classes 4 per line), not output.txt's precision/recall lists.
     summary = printed[printed.index("mAP@0.5: "):].splitlines()
     assert len(summary) <= 1 + 5 + 1 and summary[-1].startswith("Full report: ")
-    assert any("image/png" in o.get("data", {}) for o in last.outputs)
+    assert any("image/png" in o.get("data", {}) for o in evaluation.outputs)
 
 
 def test_full_run_leaves_a_checkpoint_to_continue_from(executed):
@@ -116,3 +134,6 @@ def test_student_notebook_runs_up_to_the_first_todo(tmp_path):
     )
     ran = [c for c in notebook.cells if c.cell_type == "code" and c.execution_count is not None]
     assert "nms(nms_check_boxes" in ran[-1].source
+    assert ran[-2].source == 'check("nms")\n' or ran[-2].source == 'check("nms")'
+    printed = "".join(o.get("text", "") for o in ran[-2].outputs)
+    assert "FAIL  nms" in printed and "not implemented yet: nms: TODO not implemented yet (common.py)" in printed

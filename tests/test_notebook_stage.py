@@ -49,6 +49,7 @@ from autograder.submission import NormalizedSubmission
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = SMOKE_PROFILE
 STUDENT_FILES = ("common.py", "two_stage_detector.py")
+STUB_FAILURE = "NotImplementedError: nms: TODO not implemented yet: write it in the notebook cell that defines nms (or in common.py)"
 
 # A stand-in for the student notebook: the release's parameters cell, then cells of the test's own.
 PARAMETER_DEFAULTS = {name: None for name in PROFILE.notebook_parameters()}
@@ -192,8 +193,8 @@ def test_student_stubs_stop_at_the_first_check_cell(tmp_path):
         shutil.copy(ROOT / "student" / name, tmp_path / name)
     with Sandbox(tmp_path) as sandbox:
         run = run_notebook_stage(sandbox, NormalizedSubmission(tmp_path, "folder"), PROFILE)
-    assert run.failure.startswith("The notebook stopped: code cell 6 (first line: `reset_seed(0)`) raised an error.")
-    assert run.failure.endswith("NotImplementedError: nms: TODO not implemented yet: write it in the notebook cell that defines nms (or in common.py)")
+    assert run.failure.startswith("The notebook stopped: code cell 7 (first line: `reset_seed(0)`) raised an error.")
+    assert run.failure.endswith(STUB_FAILURE)
     assert "common.py:" in run.failure
 
 
@@ -211,8 +212,10 @@ def test_grade_runs_the_notebook_stage_after_the_units_and_writes_its_figures(tm
     assert stages == sorted(stages, key=["units", "notebook"].index) and stages.count("notebook") == 2
     loss, mean_ap = tests[-2:]
     assert (loss["status"], mean_ap["status"]) == ("passed", "passed")
-    assert loss["output"].startswith("Training loss: mean loss of the first 1 iterations")
-    assert mean_ap["output"].startswith("Validation mAP@0.5: ")
+    assert loss["output"].startswith("```text\nTraining loss: mean loss of the first 1 iterations")
+    assert "Training loss of the graded run:\n" in loss["output"] and " +---" in loss["output"]  # the text chart
+    assert mean_ap["output"].startswith("```text\nValidation mAP@0.5: ")
+    assert "AP@0.5 per class:\n" in mean_ap["output"] and "|" in mean_ap["output"]
     for name in ("loss_history.png", "mAP.png"):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
     assert "mAP = " in (tmp_path / "mAP_output.txt").read_text()
@@ -229,8 +232,8 @@ def test_graded_tests_report_the_failing_cell(tmp_path):
     tests = json.loads(results.read_text())["tests"]
     assert [test["status"] for test in tests] == ["failed", "failed"]
     for test in tests:
-        assert test["output"].startswith("The notebook stopped: code cell 6 (first line: `reset_seed(0)`)")
-        assert test["output"].endswith("NotImplementedError: nms: TODO not implemented yet: write it in the notebook cell that defines nms (or in common.py)")
+        assert test["output"].startswith("```text\nThe notebook stopped: code cell 7 (first line: `reset_seed(0)`)")
+        assert test["output"].endswith(STUB_FAILURE + "\n```")
 
 
 # ------------------------------------------------------------------- data and checks

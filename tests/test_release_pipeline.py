@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from autograder.points_table import points_table_markdown
-from data_scripts.release import layout
+from data_scripts.release import layout, public_checks
 from data_scripts.release.archive import build_archive, read_archive
 from data_scripts.release.errors import SourceError
 from data_scripts.release.generated_text import expand_placeholders, fill_blocks, strip_block_markers
@@ -25,7 +25,8 @@ from data_scripts.release.stubs import header_line
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = [f"reference/{m}" for m in layout.MODULES]
-GENERATED = [f"student/{m}" for m in layout.MODULES] + ["notebooks/two_stage_detector.ipynb"]
+GENERATED = [f"student/{m}" for m in layout.MODULES] + ["notebooks/two_stage_detector.ipynb",
+                                                       public_checks.CHECKS_MODULE, public_checks.CHECKS_DATA]
 GENERATED += list(layout.GENERATED_PASSAGE_FILES)  # README.md, student/README.md: their generated blocks
 ARCHIVE_MEMBERS = {
     "two_stage_detector/two_stage_detector.ipynb",
@@ -35,6 +36,8 @@ ARCHIVE_MEMBERS = {
     "two_stage_detector/voc_map.py",
     "two_stage_detector/voc_download.py",
     "two_stage_detector/README.md",
+    "two_stage_detector/checks.py",
+    "two_stage_detector/checks_data.json",
 }
 
 
@@ -46,7 +49,8 @@ def release():
 @pytest.fixture
 def repo_copy(tmp_path):
     """The files the pipeline reads and writes, copied into a scratch root."""
-    paths = REFERENCES + GENERATED + [layout.NOTEBOOK_TEMPLATE, layout.RELEASE_SETTINGS, *layout.SHIPPED_FILES]
+    paths = REFERENCES + GENERATED + [layout.NOTEBOOK_TEMPLATE, layout.RELEASE_SETTINGS, *layout.SHIPPED_FILES,
+                                      public_checks.TEMPLATE, *public_checks.VENDORED_MODULES]
     for path in paths:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / path, tmp_path / path)
@@ -69,6 +73,7 @@ def test_steps_run_in_the_documented_order():
     assert [name for name, _ in STEPS] == [
         "read the marked reference",
         "generate the student stubs",
+        "generate the public checks",
         "read the release settings",
         "read the notebook template",
         "refill the generated passages",
@@ -148,6 +153,8 @@ def test_archive_holds_exactly_the_student_files(release):
     assert members["two_stage_detector/two_stage_detector.ipynb"] == (ROOT / GENERATED[2]).read_bytes()
     for module in layout.MODULES:
         assert members[f"two_stage_detector/{module}"] == (ROOT / "student" / module).read_bytes()
+    for path in (public_checks.CHECKS_MODULE, public_checks.CHECKS_DATA):
+        assert members[f"two_stage_detector/{Path(path).name}"] == (ROOT / path).read_bytes()
     for path in layout.SHIPPED_FILES:
         # Shipped as written, except that generated blocks lose their marker lines.
         shipped = strip_block_markers((ROOT / path).read_text(encoding="utf-8")).encode("utf-8")

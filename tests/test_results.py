@@ -142,7 +142,12 @@ def test_score_table_lists_every_test_and_the_total():
     table = score_table([TestResult("iou: overlap", 2, fraction=0.5, passed=True), TestResult("nms", 1)])
 
     assert "iou: overlap" in table and "1 / 2" in table and "0 / 1" in table
-    assert table.splitlines()[-1].split() == ["TOTAL", "1", "/", "3"]
+    per_test, per_definition = table.split("\n\n")
+    assert per_test.splitlines()[-1].split() == ["TOTAL", "1", "/", "3"]
+    assert [line.split() for line in per_definition.splitlines()] == [
+        ["definition", "tests", "passed", "points"],
+        ["notebook", "0", "/", "2", "1", "/", "3"],  # no tags: the notebook stage's row
+    ]
 
 
 def test_assertion_text_keeps_the_message_only():
@@ -199,7 +204,7 @@ def test_plugin_messages_are_teaching_text(graded):
     tests = by_name(graded[1])
 
     assert tests["fails with a message"]["output"] == "nms should keep 4 boxes, kept 3"
-    assert tests["partial then fails"]["output"] == "Shapes are right.\nValues are wrong."
+    assert tests["partial then fails"]["output"] == "```text\nShapes are right.\nValues are wrong.\n```"
     assert tests["setup error"]["output"] == "cannot load this"
     assert tests["student stub"]["output"].startswith("Not implemented yet: NotImplementedError raised at common.py:2")
     assert tests["skipped"]["output"] == "Not run: needs a GPU"
@@ -215,7 +220,9 @@ def test_plugin_reports_tags_visibility_status_and_isolation(graded):
     assert tests["passes"]["tags"] == ["iou"] and tests["fails with a message"]["tags"] == ["nms"]
     assert tests["fails with a message"]["visibility"] == "hidden"
     assert tests["partial passes"]["status"] == "failed" and tests["passes"]["status"] == "passed"
-    assert document["output"].startswith("Graded: folder: common.py, two_stage_detector.py\nIsolation")
+    assert document["output"].startswith("```text\nGraded: folder: common.py, two_stage_detector.py\nIsolation")
+    assert (document["output_format"], document["test_output_format"]) == ("md", "md")
+    assert "| ❌ | `nms` | 0 / 2 | 0 / 2 |" in document["output"]  # points per definition
     assert "1000" not in json.dumps(document)  # what the student printed never counts
     assert "TOTAL" in completed.stdout and "10 / 21" in completed.stdout
 
@@ -236,7 +243,7 @@ def test_unloadable_submission_scores_zero_with_the_reason(tmp_path):
     assert completed.returncode == 1
     assert document["score"] == 0 and document["tests"][0]["score"] == 0
     assert "No submission found" in document["tests"][0]["output"]
-    assert document["output"].startswith("The submission could not be loaded: No submission found")
+    assert document["output"].startswith("```text\nThe submission could not be loaded: No submission found")
 
 
 def test_invalid_points_markers_stop_the_run(tmp_path):

@@ -77,11 +77,11 @@ def box_coder():
 
 def peer_get_deltas(anchors, gt_boxes):
     """torchvision's box encoding, with the assignment's background rule."""
-    boxes = gt_boxes[:, :4]
-    foreground = ~((boxes == -1).all(dim=1) | (boxes == -1e8).all(dim=1))
+    gt_xyxy = gt_boxes[:, :4]
+    foreground = ~((gt_xyxy == -1).all(dim=1) | (gt_xyxy == -1e8).all(dim=1))
     deltas = torch.full_like(anchors, IGNORED_DELTA)
     if foreground.any():
-        deltas[foreground] = box_coder().encode_single(boxes[foreground], anchors[foreground])
+        deltas[foreground] = box_coder().encode_single(gt_xyxy[foreground], anchors[foreground])
     return deltas
 
 

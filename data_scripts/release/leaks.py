@@ -11,8 +11,8 @@ the solution are not checked:
   are provided code and ship in the stubs by design.
 
 Every text line of every archive member is checked (for a notebook: every
-line of every cell), and each hit names the member, its line and the
-solution line's origin.
+line of every cell; for JSON data: also every line of every string), and
+each hit names the member, its line and the solution line's origin.
 """
 
 import json
@@ -80,6 +80,8 @@ def _member_lines(name: str, content: bytes) -> Iterator[Tuple[str, str]]:
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ReleaseError(f"{name}: not UTF-8 text, so it cannot be checked for solution lines") from error
+    if name.endswith(".json"):
+        yield from _json_string_lines(name, text)
     if not name.endswith(".ipynb"):
         for number, line in enumerate(text.splitlines(), start=1):
             yield str(number), line
@@ -88,6 +90,28 @@ def _member_lines(name: str, content: bytes) -> Iterator[Tuple[str, str]]:
         source = "".join(cell["source"])
         for number, line in enumerate(source.splitlines(), start=1):
             yield f"cell {cell_number}, line {number}", line
+
+
+def _json_string_lines(name: str, text: str) -> Iterator[Tuple[str, str]]:
+    """Every line of every string in a JSON member (data such as the public checks'),
+    where escapes would hide it from a line-by-line reading."""
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise ReleaseError(f"{name}: not valid JSON, so it cannot be checked for solution lines") from error
+    strings, stack = [], [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    for index, string in enumerate(strings, start=1):
+        for number, line in enumerate(string.splitlines(), start=1):
+            yield f"string {index}, line {number}", line
 
 
 def find_leaks(members: Dict[str, bytes], checked: Dict[str, str]) -> List[Leak]:

@@ -3,13 +3,14 @@
     reference/*.py (solution regions marked) + notebooks/*.template.md
       1. read the marked reference          markers validated
       2. generate the student stubs         student/*.py
-      3. read the release settings          notebooks/release_settings.json
-      4. read the notebook template         generated grading passages pasted in
-      5. refill generated passages          README.md, student/README.md
-      6. render the student notebook        notebooks/two_stage_detector.ipynb
-      7. render the solution notebook       <out>/solution/... (never shipped)
-      8. package the student release        <out>/student_release.zip
-      9. check the release for solution lines
+      3. generate the public checks         student/checks.py, student/checks_data.json
+      4. read the release settings          notebooks/release_settings.json
+      5. read the notebook template         generated grading passages pasted in
+      6. refill generated passages          README.md, student/README.md
+      7. render the student notebook        notebooks/two_stage_detector.ipynb
+      8. render the solution notebook       <out>/solution/... (never shipped)
+      9. package the student release        <out>/student_release.zip
+     10. check the release for solution lines
 
 Every step reads and extends one in-memory `Release`; nothing touches the
 disk until `write_release`, so `--check` runs the very same steps.
@@ -29,6 +30,7 @@ from .markers import find_regions
 from .namespace import Namespace
 from .settings import ReleaseSettings, find_unshippable, parse_settings
 from .notebook import notebook_text, render_notebook
+from . import public_checks
 from .stubs import header_line, make_stub
 from .template import TemplateCell, parse_template
 
@@ -70,6 +72,18 @@ def generate_stubs(release: Release) -> None:
         release.stubs[layout.stub_path(module)] = stub
         release.committed[layout.stub_path(module)] = stub
         release.sources[layout.stub_path(module)] = (reference,)
+
+
+def generate_public_checks(release: Release) -> None:
+    """The grader's golden cases, probes and judge for students: student/checks.py and its data."""
+    sources = {path: release.read(path) for path in public_checks.VENDORED_MODULES}
+    module = public_checks.checks_module(release.read(public_checks.TEMPLATE), sources)
+    release.committed[public_checks.CHECKS_MODULE] = module
+    release.sources[public_checks.CHECKS_MODULE] = (public_checks.TEMPLATE, *public_checks.VENDORED_MODULES)
+    data = public_checks.checks_data(public_checks.golden_records(), public_checks.reference_cases())
+    release.committed[public_checks.CHECKS_DATA] = data
+    release.sources[public_checks.CHECKS_DATA] = ("autograder/golden_cases.py", "autograder/fixtures/",
+                                                  "autograder/network_cases.py", "reference/")
 
 
 def read_settings(release: Release) -> None:
@@ -118,10 +132,12 @@ def render_solution_notebook(release: Release) -> None:
 
 
 def package_release(release: Release) -> None:
-    """Zip the student notebook, the stubs and the shipped helper files."""
+    """Zip the student notebook, the stubs, the public checks and the shipped helper files."""
     members = {Path(layout.STUDENT_NOTEBOOK).name: release.committed[layout.STUDENT_NOTEBOOK].encode("utf-8")}
     for path, stub in release.stubs.items():
         members[Path(path).name] = stub.encode("utf-8")
+    for path in (public_checks.CHECKS_MODULE, public_checks.CHECKS_DATA):
+        members[Path(path).name] = release.committed[path].encode("utf-8")
     for path in layout.SHIPPED_FILES:
         text = strip_block_markers(release.committed[path]) if path in release.committed else release.read(path)
         members[Path(path).name] = text.encode("utf-8")
@@ -144,6 +160,7 @@ def unshippable(release: Release) -> List[str]:
 STEPS: Tuple[Tuple[str, Callable[[Release], None]], ...] = (
     ("read the marked reference", read_reference),
     ("generate the student stubs", generate_stubs),
+    ("generate the public checks", generate_public_checks),
     ("read the release settings", read_settings),
     ("read the notebook template", read_template),
     ("refill the generated passages", fill_generated_passages),

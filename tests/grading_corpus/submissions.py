@@ -21,7 +21,7 @@ from grading_corpus.plausible_bugs import REPOSITORY, SUBMISSION_FILES, referenc
 STUDENT_DIR = REPOSITORY / "student"
 GRADING_TIMEOUT_S = 900
 TIMING_FIELDS = ("execution_time",)
-RESULTS_KEYS = {"score", "execution_time", "output", "tests"}
+RESULTS_KEYS = {"score", "execution_time", "output", "output_format", "test_output_format", "tests"}
 TEST_KEYS = {"name", "score", "max_score", "status", "output", "visibility", "tags"}
 STUB_MESSAGE = "stubbed out by the grading corpus"
 _SOLUTION_REGION = re.compile(r"^([ \t]*)# BEGIN SOLUTION\n.*?^[ \t]*# END SOLUTION\n", re.S | re.M)
