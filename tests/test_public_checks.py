@@ -105,7 +105,7 @@ def test_stubs_fail_every_definition_with_not_implemented(unpacked, tmp_path):
     done = run_checks_cli(unpacked, unpacked, "--markdown", str(tmp_path / "summary.md"))
     assert done.returncode == 1
     assert sorted(failed_definitions(done.stdout)) == sorted(public_checks_definitions())
-    assert "not implemented yet: iou: TODO not implemented yet (two_stage_detector.py)" in done.stdout
+    assert "not implemented yet: iou: TODO not implemented yet: write it in the notebook cell that defines iou" in done.stdout
     markdown = (tmp_path / "summary.md").read_text()
     assert markdown.startswith("## Public checks\n") and "| ❌ | `iou` | 0 / 1 |" in markdown
     assert "hidden cases" in markdown
