@@ -111,6 +111,13 @@ def _parse_report(report: dict, description: str, data: GradingData, cells: list
     return NotebookRun(description, data, cells_run, len(cells), seconds, failure, loss_text, detections, wall_s)
 
 
+# What made calibrated runs too slow (docs/calibration.md): a loop NMS in training costs about
+# 40% more CPU time per step (benchmarks/loop_nms_in_training.py); a wrong RoI-Align scale pools huge regions.
+SLOW_RUN_CAUSES = ("The reference needs well under this limit. Usual causes of a slow training run: your own "
+                   "`nms` in `RPN.predict_proposals` (use `torchvision.ops.nms` there, as its TODO says), or "
+                   "`roi_align` with a wrong `spatial_scale` (it must be 1 / stride of the level).")
+
+
 def _failure_message(failure: dict, cells: list) -> str:
     index, kind, message = failure["cell"], failure["kind"], failure["message"]
     if type(index) is not int or not 0 <= index < len(cells) or kind not in ("error", "timeout") \
@@ -118,7 +125,8 @@ def _failure_message(failure: dict, cells: list) -> str:
         raise ValueError("failure")
     cell = cells[index]  # label and first line from the grader's own copy of the notebook
     verb = "raised an error" if kind == "error" else "ran out of time"
-    return clean_message(f"The notebook stopped: {cell.label} (first line: `{cell.first_line}`) {verb}.\n{message}")
+    hint = f"\n{SLOW_RUN_CAUSES}" if kind == "timeout" else ""
+    return clean_message(f"The notebook stopped: {cell.label} (first line: `{cell.first_line}`) {verb}.\n{message}{hint}")
 
 
 def stage_failure(error: SubmissionError, profile: GradingProfile) -> str:

@@ -744,10 +744,12 @@ class RPN(nn.Module):
                 #   3. Apply NMS and retain `self.post_nms_topk` proposals
                 #      per image, per level.
                 #
-                # NOTE: Your `nms` method may be slow for training - you may
-                # use `torchvision.ops.nms` with exact same input arguments,
-                # to speed up training. We will grade your `nms` implementation
-                # separately; you will NOT lose points if you don't use it here.
+                # NOTE: Use `torchvision.ops.nms` here (same arguments as
+                # your `nms`), not your own `nms`. This runs 12 times per
+                # training iteration, and a Python-loop NMS makes each
+                # iteration about 40% slower: the grader's re-run of your
+                # notebook would then exceed its CPU-time limit. Your `nms` is
+                # graded on its own, and the second stage uses it at inference.
                 #
                 # Note that deltas, anchor boxes, and objectness logits have
                 # different shapes, you need to make some intermediate views.

@@ -42,7 +42,7 @@ from autograder.notebook_checks import (
     parse_loss_history,
     validation_map,
 )
-from autograder.notebook_stage import run_notebook_stage
+from autograder.notebook_stage import SLOW_RUN_CAUSES, run_notebook_stage
 from autograder.sandbox import Sandbox
 from autograder.submission import NormalizedSubmission
 
@@ -138,6 +138,7 @@ def test_a_cell_over_its_cpu_time_limit_is_stopped_and_named(reference_sandbox, 
     run = run_notebook_stage(reference_sandbox, notebook_submission(notebook), profile)
     assert run.failure.startswith("The notebook stopped: code cell 2 (first line: `import time`) ran out of time.")
     assert "its 1 s CPU-time limit" in run.failure and "code cell 2, line 2, in <module>\n    while True:" in run.failure
+    assert run.failure.endswith(SLOW_RUN_CAUSES)  # the measured causes of slow runs, as hints
 
 
 def test_the_total_cpu_time_limit_covers_the_whole_run(reference_sandbox, tmp_path):
