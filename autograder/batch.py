@@ -34,6 +34,7 @@ from tqdm import tqdm
 from autograder.batch_grading import GradingInterrupted, GradingJob, grade_one
 from autograder.batch_records import GRADED, GRADER_FAILED, LOG_FILE, STATUSES, TIMEOUT, is_done
 from autograder.batch_shards import Shard, parse_shard, write_manifest
+from autograder.output_files import make_private_folder
 from autograder.batch_submissions import BatchInputError, BatchSubmission, find_submissions, upload_fingerprint
 from autograder.gradebook import GRADEBOOK_FILE, NOT_GRADED, write_class_gradebook
 from autograder.gradescope_export import ExportError, export_root, read_export, unpack_export
@@ -87,9 +88,7 @@ def run_batch(submissions_dir: Path, out: Path, *, jobs: int = 1, timeout_s: flo
               similarity: bool = False) -> int:
     """Grade ``submissions_dir`` into ``out``; return the exit status (see the module docstring)."""
     try:
-        out.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if out.stat().st_uid == os.geteuid():
-            out.chmod(0o700)  # students' results: staff only
+        make_private_folder(out)  # students' results: staff only
         submissions = class_submissions(Path(submissions_dir), out)
         if shard is not None:
             class_ids = [submission.id for submission in submissions]

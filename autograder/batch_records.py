@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder.results_schema import ResultsSchemaError, is_valid_results_file, load_results
+from autograder.output_files import write_json_atomically
+from autograder.results_schema import RESULTS_FILE, ResultsSchemaError, is_valid_results_file, load_results
 
-RESULTS_FILE = "results.json"
 RECORD_FILE = "grading.json"
 LOG_FILE = "grading.log"
 STAGING_DIR = ".grading"  # the grade command's --out; its results.json is moved up when complete
@@ -96,18 +95,4 @@ def is_done(directory: Path, upload_sha256: str) -> bool:
             and stored.record.upload_sha256 == upload_sha256)
 
 
-def write_json_atomically(path: Path, document: dict) -> None:
-    """Write via a temporary file in the same folder and ``os.replace``: never half-written."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2, ensure_ascii=False)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 

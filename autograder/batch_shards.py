@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, TypeVar
 
-from autograder.batch_records import STAGING_DIR, read_grading, write_json_atomically
+from autograder.output_files import make_private_folder, write_json_atomically
+from autograder.batch_records import STAGING_DIR, read_grading
 from autograder.gradebook import GRADEBOOK_FILE, write_class_gradebook
 
 MANIFEST_FILE = "shard.json"
@@ -133,7 +134,7 @@ def merge_shards(shard_dirs: list[Path], out: Path) -> tuple[list[str], list[str
     class_ids = check_shards(outputs)
     if any(Path(output.path).resolve() == Path(out).resolve() for output in outputs):
         raise ShardError(f"--out {out} is one of the shards; merge into a new folder")
-    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_folder(out)
     incomplete = []
     for output in outputs:
         for key in output.ids:

@@ -17,7 +17,6 @@ untrustworthy (the results file may then be missing or incomplete).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -28,14 +27,15 @@ from autograder.batch import add_batch_parser, run_batch_from_args
 from autograder.batch_shards import add_merge_parser, run_merge_from_args
 from autograder.grading_policy import PolicyError, load_policy
 from autograder.plugin import AUTOGRADER_DIR
+from autograder.output_files import make_private_folder
 from autograder.results import write_results
+from autograder.results_schema import RESULTS_FILE
 from autograder.score_policies import is_rate_limited, rate_limited_document
 from autograder.similarity import add_similarity_parser, run_similarity
 from autograder.stages import STAGE_NAMES, UNIT_STAGE_NAMES
 from autograder.submission_metadata import MetadataError, load_metadata
 
 EXIT_GRADER_FAILED = 2
-RESULTS_FILE = "results.json"
 # pytest exit codes meaning "the tests ran": all passed, or some failed.
 _GRADING_COMPLETED = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
 
@@ -119,9 +119,7 @@ def grade_submission(submission: Path, out: Path, *, units_only: bool = False, p
 
 def _prepare_output(out: Path) -> Path:
     """Create ``out`` private to the grader; remove a stale results file."""
-    out.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if out.stat().st_uid == os.geteuid():
-        os.chmod(out, 0o700)
+    make_private_folder(out)
     results_path = (out / RESULTS_FILE).resolve()
     results_path.unlink(missing_ok=True)
     return results_path

@@ -20,19 +20,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.output_files import STAFF_ONLY_MODE, write_text_atomically
 from autograder.batch_records import read_grading
+from autograder.results import SCORE_DECIMALS
 
 GRADEBOOK_FILE = "gradebook.csv"
 FIXED_COLUMNS = ("submission", "score", "max_score", "status")
 IDENTITY_COLUMNS = ("name", "sid", "email")  # after "submission", when some entry has submitters
 GROUP_SEPARATOR = "; "
 NOT_GRADED = "not-graded"
-SCORE_DECIMALS = 4
 
 
 @dataclass(frozen=True)
@@ -82,16 +81,7 @@ def gradebook_csv(entries: list[GradebookEntry]) -> str:
 
 def write_gradebook(path: Path, entries: list[GradebookEntry]) -> None:
     """Write the CSV atomically (a reader never sees half of it)."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(gradebook_csv(entries))
-        os.chmod(temporary, 0o600)  # students' grades: staff only
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, gradebook_csv(entries), STAFF_ONLY_MODE)
 
 
 def write_class_gradebook(out: Path, submission_ids: list[str]) -> list[GradebookEntry]:

@@ -9,18 +9,15 @@ trusted grader process, never from anything a worker sent.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from typing import ClassVar
 from pathlib import Path
 
+from autograder.output_files import write_json_atomically
 from autograder.feedback_markdown import (OUTPUT_FORMAT, code_block, definition_table_markdown, definition_table_text,
                                          markdown_feedback)
 from autograder.untrusted_text import multi_line
 
-VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 MAX_TEST_OUTPUT_CHARS = 4000
 MAX_OUTPUT_CHARS = 20_000
 MARKDOWN_MARGIN_CHARS = 400  # room for the Markdown around a capped plain text
@@ -88,18 +85,7 @@ def results_document(tests: list[TestResult], output: str, execution_time: float
 
 def write_results(path: Path, document: dict) -> None:
     """Write atomically: readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(document, stream, indent=2, ensure_ascii=False)
-            stream.write("\n")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_json_atomically(path, document)
 
 
 def score_table(tests: list[TestResult]) -> str:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.errors import SubmissionFormatError
+from autograder.output_files import make_private_folder
 from autograder.layout import SUBMISSION_FILES
 from autograder.submission import normalize_submission
 
@@ -48,7 +49,7 @@ CSV_FILE = "similarity.csv"
 HTML_FILE = "similarity.html"
 CSV_COLUMNS = ("submission_a", "submission_b", "score", "similarity_a", "similarity_b", "overlap_tokens")
 HTML_DISPLAY_THRESHOLD = 0.33  # copydetect's default: pairs below it are only in the CSV
-SCORE_DECIMALS = 4
+SIMILARITY_DECIMALS = 4
 NOISE_THRESHOLD = 25  # copydetect's defaults: k-gram length and the match it always detects, in tokens
 GUARANTEE_THRESHOLD = 30
 EXIT_FAILED = 2
@@ -71,7 +72,7 @@ class SimilarPair:
         return min(self.similarity_a, self.similarity_b)
 
     def row(self) -> list[str]:
-        return [self.a, self.b, *(f"{value:.{SCORE_DECIMALS}f}" for value in
+        return [self.a, self.b, *(f"{value:.{SIMILARITY_DECIMALS}f}" for value in
                                   (self.score, self.similarity_a, self.similarity_b)), str(self.overlap_tokens)]
 
 
@@ -82,7 +83,7 @@ def similarity_report(uploads: dict[str, Path], out: Path) -> tuple[list[Similar
     except ImportError:
         raise SimilarityError("the similarity report needs copydetect: pip install -e '.[staff]' "
                               "(or pip install copydetect)") from None
-    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_folder(out)
     with tempfile.TemporaryDirectory(prefix="autograder-similarity-") as work:
         texts, skipped = _joined_sources(uploads, Path(work))
         detector = CopyDetector(extensions=["py"], noise_t=NOISE_THRESHOLD, guarantee_t=GUARANTEE_THRESHOLD,
@@ -128,7 +129,7 @@ def _pairs(detector, texts: dict[str, Path]) -> list[SimilarPair]:
             i, j = index[str(texts[a])], index[str(texts[b])]
             similarity_a, similarity_b = (max(0.0, float(value)) for value in detector.similarity_matrix[i, j])
             overlap = max(0, int(detector.token_overlap_matrix[i, j]))
-            pairs.append(SimilarPair(a, b, round(similarity_a, SCORE_DECIMALS), round(similarity_b, SCORE_DECIMALS),
+            pairs.append(SimilarPair(a, b, round(similarity_a, SIMILARITY_DECIMALS), round(similarity_b, SIMILARITY_DECIMALS),
                                      overlap))
     return sorted(pairs, key=lambda pair: (-pair.score, pair.a, pair.b))
 
@@ -157,7 +158,7 @@ def run_similarity(submissions_source: Path, out: Path) -> int:
     from autograder.gradescope_export import ExportError
 
     try:
-        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_folder(out)
         submissions = class_submissions(Path(submissions_source), out)
     except (BatchInputError, ExportError, OSError) as error:
         print(f"similarity: {error}", file=sys.stderr)
