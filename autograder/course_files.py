@@ -9,10 +9,10 @@ ground truth exactly as the notebook's dataset does and to compute the mAP.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
+
+from autograder.module_by_path import import_by_path
 
 COURSE_DIR = Path(__file__).resolve().parents[1] / "student"
 KERNEL_COURSE_FILES = ("detection_helpers.py", "voc_map.py")
@@ -33,18 +33,4 @@ def kernel_course_files() -> dict[str, str]:
 
 def load_course_module(stem: str) -> ModuleType:
     """``student/<stem>.py`` imported by path as a private module (cached)."""
-    name = _PRIVATE_PREFIX + stem
-    if name in sys.modules:
-        return sys.modules[name]
-    path = COURSE_DIR / f"{stem}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the course module {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    return import_by_path(COURSE_DIR / f"{stem}.py", _PRIVATE_PREFIX + stem)

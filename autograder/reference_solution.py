@@ -4,21 +4,19 @@ The reference is never importable by student code (the sandbox hides its
 folder); here it is loaded under private module names, so that it cannot be
 confused with anything called `common` elsewhere.
 """
-import importlib.util
 import sys
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
+
+from autograder.module_by_path import import_by_path
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 _PRIVATE_PREFIX = "_autograder_reference_"
 
 
 def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(_PRIVATE_PREFIX + name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_by_path(path, _PRIVATE_PREFIX + name, cache=False)
 
 
 @lru_cache(maxsize=None)

@@ -12,12 +12,13 @@ fetched, verified or extracted, 2 on bad arguments.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Optional, Sequence
+
+from autograder.module_by_path import import_by_path
 
 STUDENT_MODULE_PATH = Path(__file__).resolve().parent.parent / "student" / "voc_download.py"
 _MODULE_NAME = "_student_voc_download"
@@ -26,14 +27,7 @@ MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
 
 def load_voc_download() -> ModuleType:
     """Import ``student/voc_download.py`` once, by path."""
-    if _MODULE_NAME not in sys.modules:
-        spec = importlib.util.spec_from_file_location(_MODULE_NAME, STUDENT_MODULE_PATH)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"Cannot load {STUDENT_MODULE_PATH}; is the repository checkout complete?")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[_MODULE_NAME] = module
-        spec.loader.exec_module(module)
-    return sys.modules[_MODULE_NAME]
+    return import_by_path(STUDENT_MODULE_PATH, _MODULE_NAME)
 
 
 def _parse_md5_pin(text: str) -> tuple[str, str]:
