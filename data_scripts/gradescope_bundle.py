@@ -29,18 +29,16 @@ message naming what is missing.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import re
 import secrets
-import stat
 import subprocess
 import sys
 import tomllib
-import zipfile
 from pathlib import Path
 
 from autograder.case_secret import CASE_SECRET_VARIABLE
+from data_scripts.release.archive import zip_bytes
 from data_scripts.import_closure import ImportScanError, local_import_closure
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -68,9 +66,6 @@ DEV_EXTRA = "dev"
 EXCLUDED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".ipynb_checkpoints"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
-FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold: reproducible bytes
-FILE_MODE = 0o644
-EXECUTABLE_MODE = 0o755
 _PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
 _REQUIRES_PYTHON = re.compile(r"^>=\s*(\d+\.\d+)$")
 
@@ -96,20 +91,13 @@ def build_bundle(out: Path, case_secret: str, grading_timeout_s: int = DEFAULT_G
     """Write the zip to ``out`` (parents created); return its members."""
     members = bundle_members(case_secret, grading_timeout_s)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(zip_bytes(members))
+    out.write_bytes(bundle_zip(members))
     return members
 
 
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    """A reproducible zip: sorted members, fixed timestamps, entry points executable."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(members):
-            info = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = (stat.S_IFREG | (EXECUTABLE_MODE if name in ENTRY_POINTS else FILE_MODE)) << 16
-            archive.writestr(info, members[name])
-    return buffer.getvalue()
+def bundle_zip(members: dict[str, bytes]) -> bytes:
+    """The bundle's bytes: reproducible, entry points executable."""
+    return zip_bytes(members, executable=ENTRY_POINTS)
 
 
 def read_or_create_case_secret(path: Path) -> tuple[str, bool]:

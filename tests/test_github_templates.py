@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from autograder.results_schema import load_results
-from data_scripts.gradescope_bundle import bundle_members, zip_bytes
+from data_scripts.gradescope_bundle import bundle_members, bundle_zip
 from data_scripts.release import layout as release_layout
 from tests.workflow_steps import workflow
 
@@ -424,7 +424,7 @@ def github(work) -> dict:
     (server / OWNER).mkdir(parents=True)
     git(work, "clone", "--quiet", "--bare", str(alice), str(server / f"{STUDENT_REPOSITORY}.git"))
     bundle = work / "autograder.zip"
-    bundle.write_bytes(zip_bytes(bundle_members()))
+    bundle.write_bytes(bundle_zip(bundle_members("0123456789abcdef0123456789abcdef")))
     payload = work / "event.json"  # what GitHub hands the workflow as github.event
     payload.write_text(json.dumps({"action": "grade-submission",
                                    "client_payload": {"repository": STUDENT_REPOSITORY, "sha": graded}}))

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from autograder.results_schema import load_results
-from data_scripts.gradescope_bundle import bundle_members, zip_bytes
+from data_scripts.gradescope_bundle import bundle_members, bundle_zip
 from data_scripts.import_closure import local_import_closure
 from grading_corpus.adversarial import ATTACKS_BY_NAME, PLACEHOLDERS
 from grading_corpus.plausible_bugs import DETECTOR, reference_sources
@@ -155,7 +155,7 @@ def test_import_closure_finds_local_modules_wherever_they_are_imported(tmp_path)
 
 
 def test_bundle_bytes_are_reproducible():
-    assert zip_bytes(bundle_members(TEST_SECRET)) == zip_bytes(bundle_members(TEST_SECRET))
+    assert bundle_zip(bundle_members(TEST_SECRET)) == bundle_zip(bundle_members(TEST_SECRET))
 
 
 def test_setup_script_parses_and_installs_the_pinned_requirements(bundle, work):

@@ -268,7 +268,7 @@ def test_run_autograder_passes_gradescopes_metadata_when_there_is_one(tmp_path, 
     (root / "source").mkdir(parents=True)
     (root / "submission").mkdir()
     script = root / "source" / "run_autograder"
-    script.write_bytes(bundle_members()["run_autograder"])
+    script.write_bytes(bundle_members("0123456789abcdef0123456789abcdef")["run_autograder"])
     script.chmod(0o755)
     python = tmp_path / "python"
     python.write_text(RECORDING_PYTHON)
