@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import autograder
-from autograder.results import VISIBILITIES
+from autograder.results_schema import VISIBILITIES
 from autograder.stages import STAGE_NAMES
 
 if sys.version_info >= (3, 11):

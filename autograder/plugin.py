@@ -40,7 +40,8 @@ from autograder.bounded_normalization import normalize_upload
 from autograder.errors import SandboxError, SubmissionError, SubmissionFormatError
 from autograder.grading_policy import GradingPolicy, PolicyError, load_policy
 from autograder.layout import KNOWN_NAMES
-from autograder.results import VISIBILITIES, TestResult, results_document, score_table, write_results
+from autograder.results import TestResult, results_document, score_table, write_results
+from autograder.results_schema import VISIBILITIES
 from autograder.sandbox import Sandbox
 from autograder.score_policies import apply_policy
 from autograder.stages import DEFAULT_STAGE, STAGE_NAMES

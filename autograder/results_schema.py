@@ -22,6 +22,7 @@ from pathlib import Path
 
 STATUSES = ("passed", "failed")
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+RESULTS_FILE = "results.json"  # the name Gradescope reads
 OUTPUT_FORMATS = ("text", "html", "simple_format", "md", "ansi")
 MAX_PROBLEMS_SHOWN = 10
 

@@ -45,7 +45,7 @@ from autograder.errors import (
     SubmissionFormatError,
     Timeout,
 )
-from autograder.layout import SUBMISSION_FILES
+from autograder.layout import MAX_SOURCE_BYTES, SUBMISSION_FILES
 from autograder.untrusted_text import multi_line
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -55,7 +55,6 @@ DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024
 DEFAULT_FILE_SIZE_MB = 16
 DEFAULT_MAX_OPEN_FILES = 256
 DEFAULT_SEED = 0
-MAX_SUBMISSION_FILE_BYTES = 4 * 1024 * 1024
 
 ZYGOTE_START_TIMEOUT_S = 300.0
 ZYGOTE_GRACE_S = 20.0  # beyond a call's timeout, for the zygote to stop and clean up
@@ -64,7 +63,7 @@ MAX_FAILED_STARTS = 3  # consecutive zygote start-ups that never became ready
 CPU_LIMIT_MARGIN_S = 2  # RLIMIT_CPU = timeout + margin: a backstop behind the wall clock
 OUTPUT_TAIL_BYTES = 4096
 OUTPUT_TAIL_LINES = 20
-MAX_MESSAGE_CHARS = 4000
+MAX_MESSAGE_CHARS = 4000  # of an error message shown to the student (the worker sends up to 20000)
 SELF_CHECK_PROBE = "self_check.exposed_files"
 _PROBE_NAME_RE = re.compile(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$")
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{6,}")
@@ -424,8 +423,8 @@ def _read_submission_files(directory: Path) -> dict[str, bytes]:
         path = directory / name
         if path.is_symlink() or not path.is_file():
             raise SubmissionFormatError(f"{name} is missing from the submission folder")
-        if path.stat().st_size > MAX_SUBMISSION_FILE_BYTES:
-            raise SubmissionFormatError(f"{name} is larger than {MAX_SUBMISSION_FILE_BYTES // 2**20} MiB")
+        if path.stat().st_size > MAX_SOURCE_BYTES:
+            raise SubmissionFormatError(f"{name} is larger than {MAX_SOURCE_BYTES // 2**20} MiB")
         files[name] = path.read_bytes()
     return files
 

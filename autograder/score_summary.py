@@ -17,7 +17,7 @@ import sys
 
 from autograder.results_schema import ResultsSchemaError, load_results
 
-MAX_OUTPUT_CHARS = 300  # of one test's feedback in the table
+TABLE_FEEDBACK_CHARS = 300  # of one test's feedback in the table
 _STATUS_MARK = {"passed": "✅", "failed": "❌"}
 
 
@@ -61,7 +61,7 @@ def number_text(value: float) -> str:
 
 def _short(text: str) -> str:
     first = " ".join(text.split())
-    return first if len(first) <= MAX_OUTPUT_CHARS else first[: MAX_OUTPUT_CHARS - 1] + "…"
+    return first if len(first) <= TABLE_FEEDBACK_CHARS else first[: TABLE_FEEDBACK_CHARS - 1] + "…"
 
 
 def _unfenced(text: str) -> str:

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.errors import SubmissionFormatError
-from autograder.layout import DETECTOR_MODULE, SUBMISSION_FILES
+from autograder.layout import DETECTOR_MODULE, MAX_SOURCE_BYTES, SUBMISSION_FILES
 from autograder.notebook_export import export_notebook
 from autograder.untrusted_text import one_line
 from autograder.zip_extract import IGNORED_PARTS, extract_zip
 
-MAX_SOURCE_BYTES = 4 * 1024 * 1024
 MAX_SEARCH_DEPTH = 4
 MAX_FILES_LISTED = 15
 PREFERRED_NOTEBOOK = f"{DETECTOR_MODULE}.ipynb"

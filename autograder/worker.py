@@ -25,7 +25,7 @@ import torch
 from autograder import confinement, processes, safe_transfer, student_traceback, worker_root
 from autograder.probe_api import DefinitionMissing, InvalidStudentOutput, SubmissionLoadFailed, SubmissionModules
 
-MAX_MESSAGE_CHARS = 20_000
+MAX_SENT_MESSAGE_CHARS = 20_000  # of an error report; the grader shows at most sandbox.MAX_MESSAGE_CHARS
 _OOM_MARKERS = ("can't allocate memory", "not enough memory", "out of memory")
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -125,7 +125,7 @@ def _run_probe(probe: Callable[..., dict], kwargs: dict, workdir: str, limits: c
         value = probe(SubmissionModules(workdir), **kwargs)
     except BaseException as error:  # SystemExit and KeyboardInterrupt are failures too
         kind, text = classify(error, workdir, limits)
-        return {"status": "error", "kind": kind, "message": text[:MAX_MESSAGE_CHARS]}
+        return {"status": "error", "kind": kind, "message": text[:MAX_SENT_MESSAGE_CHARS]}
     if type(value) is not dict:
         return {"status": "error", "kind": "grader_error", "message": f"probe returned {type(value).__name__}, not dict"}
     return {"status": "ok", "value": value}
@@ -172,7 +172,7 @@ def _send(result_fd: int, message: dict) -> None:
         else:
             reason = f"{type(error).__name__}: {error}"
         text = f"Your code returned a value the grader cannot accept: {reason}"
-        data = safe_transfer.encode({"status": "error", "kind": "invalid_output", "message": text[:MAX_MESSAGE_CHARS]})
+        data = safe_transfer.encode({"status": "error", "kind": "invalid_output", "message": text[:MAX_SENT_MESSAGE_CHARS]})
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
