@@ -50,6 +50,7 @@ COMMON_MODULE = "common"
 DETECTOR_MODULE = "two_stage_detector"
 SUBMISSION_MODULES = (COMMON_MODULE, DETECTOR_MODULE)
 SUBMISSION_FILES = tuple(f"{module}.py" for module in SUBMISSION_MODULES)
+MAX_SOURCE_BYTES = 4 * 2**20  # per file: 75x the reference's larger file (53 KB); more is not a solution
 
 # Definitions students implement (graded).
 GRADED_DEFINITIONS: dict[str, tuple[str, ...]] = {
