@@ -25,18 +25,13 @@ from __future__ import annotations
 
 import fnmatch
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import autograder
 from autograder.results_schema import VISIBILITIES
 from autograder.stages import STAGE_NAMES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Gradescope's Ubuntu 22.04 has Python 3.10
-    import tomli as tomllib
+from autograder.toml_compat import tomllib
 
 DEFAULT_POLICY_PATH = Path(autograder.__file__).resolve().parent / "grading_policy.toml"
 HOURS_PER_DAY = 24

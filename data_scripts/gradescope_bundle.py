@@ -34,10 +34,10 @@ import re
 import secrets
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 from autograder.case_secret import CASE_SECRET_VARIABLE
+from autograder.toml_compat import tomllib
 from data_scripts.release.archive import zip_bytes
 from data_scripts.import_closure import ImportScanError, local_import_closure
 
