@@ -535,3 +535,20 @@ def test_best_effort_isolation_without_root(unprivileged_workspace):
     assert report["add"] == 3 and report["timeout"] and report["daemon_gone"]
     assert report["fork"]["refused"] and report["leftovers"] == []
     assert report["zygote_killed"] and report["after_restart"] == 5
+
+
+def test_self_check_does_not_report_the_interpreter_inside_a_protected_folder(tmp_path, monkeypatch):
+    """A virtual environment inside the course repository is the workers' allowlisted interpreter."""
+    from autograder.probes.self_check import exposed_files
+
+    repository = tmp_path / "course"
+    (repository / ".venv" / "lib").mkdir(parents=True)
+    (repository / ".venv" / "lib" / "torch.py").write_text("# the interpreter's packages\n")
+    (repository / "reference").mkdir()
+    (repository / "reference" / "common.py").write_text("# the solution\n")
+    monkeypatch.setattr(sys, "prefix", str(repository / ".venv"))
+
+    exposed = exposed_files(None, [str(repository)])
+
+    assert exposed["readable"] == [str(repository / "reference" / "common.py")]
+    assert str(repository) in exposed["listable"]  # it shows reference/, not only the way to .venv
