@@ -9,6 +9,9 @@
   completion with a valid results.json written by the grader only, earns no
   point its baseline does not earn, leaves the other definitions' grades
   alone and leaves nothing behind (files, processes).
+* Each valid alternative (`grading_corpus/valid_alternatives/`), a correct
+  solution in another style than the reference's, earns full marks (with
+  `AUTOGRADER_CASE_SECRET=...` in the environment: on that secret's cases).
 
 Every submission is graded once, with `python -m autograder grade ...
 --units-only` in a subprocess, several at a time (`GRADING_CORPUS_JOBS`,
