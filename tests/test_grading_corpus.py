@@ -9,6 +9,9 @@
   completion with a valid results.json written by the grader only, earns no
   point its baseline does not earn, leaves the other definitions' grades
   alone and leaves nothing behind (files, processes).
+* Each valid alternative (`grading_corpus/valid_alternatives/`), a correct
+  solution in another style than the reference's, earns full marks (with
+  `AUTOGRADER_CASE_SECRET=...` in the environment: on that secret's cases).
 
 Every submission is graded once, with `python -m autograder grade ...
 --units-only` in a subprocess, several at a time (`GRADING_CORPUS_JOBS`,
@@ -58,6 +61,7 @@ from grading_corpus.submissions import (
     without_timing,
     write_submission,
 )
+from grading_corpus.valid_alternatives import ALTERNATIVES, ALTERNATIVES_BY_NAME, ALTERNATIVES_DIR, Alternative
 
 FULL_CORPUS = os.environ.get("GRADING_CORPUS", "") == "full"
 JOBS = int(os.environ.get("GRADING_CORPUS_JOBS", "2"))
@@ -91,6 +95,10 @@ DEFAULT_ATTACKS = (
 )
 SELECTED_BUGS = BUGS if FULL_CORPUS else tuple(BUGS_BY_NAME[name] for name in DEFAULT_BUGS)
 SELECTED_ATTACKS = ATTACKS if FULL_CORPUS else tuple(ATTACKS_BY_NAME[name] for name in DEFAULT_ATTACKS)
+# The default run grades two valid alternatives (grading_corpus/valid_alternatives/), the full one all.
+DEFAULT_ALTERNATIVES = ("minimal_todos", "tie_orders_einsum")
+SELECTED_ALTERNATIVES = (ALTERNATIVES if FULL_CORPUS
+                         else tuple(ALTERNATIVES_BY_NAME[name] for name in DEFAULT_ALTERNATIVES))
 
 # Graded tests whose fixed inputs `memorised_outputs` answers from memory.
 MEMORISED_CASE_TESTS = (
@@ -105,6 +113,17 @@ GRADING_PROBLEMS: dict[str, dict[str, str]] = {
     "test_attack_gains_no_point": {
         "forged_probe_helpers": "structure and initialisation tests judge layer descriptions a helper computes "
                                 "inside the worker, which import-time code replaces (issue 12, item 2)",
+    },
+    # Construction judged instead of behaviour (issue 11, item 1): 11, 5 and 11 of 90 points lost.
+    "test_valid_alternative_earns_full_marks": {
+        "module_containers": "padding='same' is read as padding [-1, -1] by the structure tests of the FPN, the "
+                             "RPN stem and the RoI head, and the FPN's bias-free lateral fails the top-down "
+                             "merge test ('the conv has no bias')",
+        "attribute_layers": "stems that pad with nn.ZeroPad2d(1) before a padding-0 conv (same output) fail the "
+                            "RPN stem and RoI head structure tests ('expected ... padding 1')",
+        "same_padding_no_bias": "padding='same' is read as padding [-1, -1] by the structure tests of the FPN, "
+                                "the RPN stem and the RoI head, and the FPN's bias-free lateral fails the "
+                                "top-down merge test ('the conv has no bias')",
     },
 }
 
@@ -179,6 +198,8 @@ class Corpus:
             sources = apply_edits(reference_sources(), BUGS_BY_NAME[name].edits)
         elif kind == "attack":
             sources = self._attack_sources(ATTACKS_BY_NAME[name], workspace)
+        elif kind == "valid":
+            sources = ALTERNATIVES_BY_NAME[name].sources()
         else:
             raise ValueError(key)
         zip_folder = ATTACKS_BY_NAME[name].zip_folder if kind == "attack" else None
@@ -222,6 +243,8 @@ def keys_needed_by(item: pytest.Item) -> list[str]:
         return [f"bug:{entry.name}"]
     if isinstance(entry, Attack):
         return [f"attack:{entry.name}", baseline_key(entry)]
+    if isinstance(params.get("alternative"), Alternative):
+        return [f"valid:{params['alternative'].name}"]
     return [key for key in getattr(item.function, "grades", ())]
 
 
@@ -510,3 +533,29 @@ def test_memorised_outputs_earn_nothing_overall(corpus, attack):
     grading, baseline = corpus.get(f"attack:{attack.name}"), corpus.get(baseline_key(attack))
 
     assert grading.results["score"] <= baseline.results["score"], grading.describe()
+
+
+# ----------------------------------------------------------------------- valid alternatives
+def test_every_valid_alternative_is_catalogued_complete_and_distinct():
+    folders = {path.name for path in ALTERNATIVES_DIR.iterdir() if path.is_dir() and path.name != "__pycache__"}
+    texts = [alternative.sources() for alternative in ALTERNATIVES]
+
+    assert len(ALTERNATIVES) >= 6 and folders == set(ALTERNATIVES_BY_NAME)
+    for alternative, sources in zip(ALTERNATIVES, texts):
+        for name, text in sources.items():
+            compile(text, f"{alternative.name}/{name}", "exec")
+            assert "raise NotImplementedError" not in text, f"{alternative.name}/{name} left a TODO"
+    assert all(sources != reference_sources() for sources in texts)
+    assert len({tuple(sources.values()) for sources in texts}) == len(texts), "two alternatives are the same"
+
+
+@pytest.mark.parametrize("alternative", corpus_params("test_valid_alternative_earns_full_marks",
+                                                      SELECTED_ALTERNATIVES))
+def test_valid_alternative_earns_full_marks(corpus, alternative):
+    """A correct submission written in another style than the reference loses no point.
+    Run with AUTOGRADER_CASE_SECRET=... to grade it on other case seeds."""
+    grading = corpus.get(f"valid:{alternative.name}")
+
+    assert grading.returncode == 0, grading.describe()
+    assert well_formed_problems(grading.results) == []
+    assert lost_points(grading.tests()) == [], f"{alternative.name} ({alternative.description}):\n{grading.describe()}"

@@ -6,6 +6,9 @@
 * `adversarial/`: malicious submissions (the reference with one definition
   replaced by an attack, or an attack at import time), described in
   `adversarial/__init__.py`.
+* `valid_alternatives/`: correct submissions written from the student
+  material alone, in styles the reference does not use; each must earn full
+  marks.
 * `submissions.py`: building submission folders and grading them with the CLI.
 
 `tests/test_grading_corpus.py` grades all of them and checks the results.
