@@ -95,7 +95,7 @@ def fpn_merge(c_feats: dict, lateral_of: dict, output_of: dict, upsample: str = 
     """The FPN's function (float64) with verified convs, per level "3"/"4"/"5"; the keyword
     arguments give named wrong variants for hints."""
     merged, feats = None, {}
-    for level in ("5", "4", "3"):
+    for level in "543":  # top-down: the coarsest level first
         lateral = conv_apply(lateral_of[level], c_feats[f"c{level}"])
         if merged is not None and top_down:
             lateral = lateral + F.interpolate(merged, size=lateral.shape[-2:], mode=upsample)

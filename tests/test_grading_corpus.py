@@ -101,12 +101,7 @@ MEMORISED_CASE_TESTS = (
 ATTACKS_WITH_OWN_SCORE_CHECKS = ("memorised_outputs",)
 
 # expectation (test function name) -> corpus entry -> why the grader fails it today.
-GRADING_PROBLEMS: dict[str, dict[str, str]] = {
-    "test_attack_gains_no_point": {
-        "forged_probe_helpers": "structure and initialisation tests judge layer descriptions a helper computes "
-                                "inside the worker, which import-time code replaces (issue 12, item 2)",
-    },
-}
+GRADING_PROBLEMS: dict[str, dict[str, str]] = {}
 
 
 def corpus_params(expectation: str, entries):
