@@ -200,19 +200,23 @@ def write_workdir(workdir: str, files: dict[str, bytes], owner: tuple[int, int] 
 
 def apply_limits(limits: Limits, sandbox_uid: int | None) -> None:
     """Set RLIMITs; the process count is relative when sharing the grader's uid."""
-    with open("/proc/self/status") as status:
-        vm_size_kb = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
     if sandbox_uid is None:  # RLIMIT_NPROC counts every task of our uid
         max_tasks = processes.count_tasks_of_uid(os.getuid()) + limits.max_processes
     else:
         max_tasks = limits.max_processes
     mib = 1024 * 1024
-    _lower(resource.RLIMIT_AS, vm_size_kb * 1024 + limits.memory_mb * mib)
+    _lower(resource.RLIMIT_AS, own_memory_bytes("VmSize") + limits.memory_mb * mib)
     _lower(resource.RLIMIT_CPU, limits.cpu_s, hard=limits.cpu_s + 1)
     _lower(resource.RLIMIT_FSIZE, limits.file_size_mb * mib)
     _lower(resource.RLIMIT_NPROC, max_tasks)
     _lower(resource.RLIMIT_NOFILE, limits.max_open_files)
     _lower(resource.RLIMIT_CORE, 0)
+
+
+def own_memory_bytes(field: str) -> int:
+    """A size from /proc/self/status, e.g. "VmSize" (what RLIMIT_AS counts) or "VmData" (RLIMIT_DATA)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(f"{field}:")) * 1024
 
 
 def _lower(which: int, soft: int, hard: int | None = None) -> None:

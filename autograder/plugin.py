@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 
 import autograder
+from autograder import grader_memory
 from autograder.bounded_normalization import normalize_upload
 from autograder.errors import SandboxError, SubmissionError, SubmissionFormatError
 from autograder.grading_policy import GradingPolicy, PolicyError, load_policy
@@ -104,9 +105,16 @@ class GradingSession:
         self._workdir: str | None = None
         self.policy = GradingPolicy()
         self.metadata: SubmissionMetadata | None = None
+        self.memory_mb = grader_memory.GRADER_MEMORY_MB
 
     def prepare(self) -> None:
-        """Normalise the submission and start its sandbox (the zygote warms up meanwhile)."""
+        """Limit the grader's own memory, normalise the submission and start its sandbox (the zygote
+        warms up meanwhile)."""
+        try:
+            self.memory_mb = grader_memory.grader_memory_mb()
+        except ValueError as error:
+            print(f"autograder: {error}; using {self.memory_mb} MB", file=sys.stderr)
+        grader_memory.limit_own_memory(self.memory_mb)
         self._workdir = tempfile.mkdtemp(prefix="autograder-submission-")
         try:
             self.submission = normalize_upload(self.submission_path, Path(self._workdir))
@@ -160,6 +168,9 @@ class GradingSession:
         if isinstance(error, SandboxError):
             self.grader_failures.append(f"{item.nodeid}: {error}")
             return GRADER_FAILURE_TEXT
+        if grader_memory.is_out_of_memory(error):
+            self.grader_failures.append(f"{item.nodeid}: the grader ran out of memory: {error!r:.300}")
+            return grader_memory.OUT_OF_MEMORY_TEXT.format(limit_mb=self.memory_mb)
         if isinstance(error, SubmissionError):
             return str(error)
         if isinstance(error, AssertionError):

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from autograder import control_channel, safe_transfer, staged_package
 from autograder.call_budget import CallBudget
+from autograder import grader_memory
 from autograder.confinement import Limits, cpu_kernel_environment
 from autograder.errors import (
     ERROR_CLASS_BY_KIND,
@@ -279,6 +280,7 @@ class _Zygote:
             env=_zygote_environment(package_parent, self._home), cwd=self._home, start_new_session=True,
         )
         theirs.close()
+        grader_memory.release_child(self.process.pid)  # the grader's own limit is not the workers'
         self.sock = ours
         self._config = config
         self.ready: dict | None = None
