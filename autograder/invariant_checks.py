@@ -447,6 +447,8 @@ def judge_rpn_sampling(output: dict, case: dict) -> None:
         ((counts(total, 0.5)[1], counts(total, 0.5)[1]), "the sampled background anchors must be trained on too "
                                                          "(objectness target 0)"),
         ((available_fg + available_bg, available_fg), "train on a sample (`sample_rpn_training`), not on every anchor"),
+        ((batch * sum(len(a) for a in case["anchors"].values()), available_fg),
+         "train on a sample (`sample_rpn_training`), not on every anchor (neutral ones are never trained on)"),
     )
     hint = next((message for expected, message in mistakes if read_as(expected)), None)
     fail(what, f"the losses count {sampled:.2f} sampled anchors of which {foreground:.2f} foreground for {batch} images "

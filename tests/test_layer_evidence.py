@@ -108,7 +108,7 @@ MISTAKES = {
     "rpn_samples_only_foreground": (BUGS_BY_NAME["rpn_samples_only_foreground"].edits, "rpn_sampling",
                                     "background anchors must be trained on"),
     "rpn_objectness_without_sampling": (BUGS_BY_NAME["rpn_objectness_without_sampling"].edits, "rpn_sampling",
-                                        "sampled anchors"),
+                                        "not on every anchor (neutral ones"),
     "second_stage_half_foreground": ((Edit(DETECTOR, "                    matched, self.batch_size_per_image, fg_fraction=0.25\n",
                                            "                    matched, self.batch_size_per_image, fg_fraction=0.5\n"),),
                                      "second_stage_sampling", "fg_fraction must be 0.25"),
