@@ -25,6 +25,16 @@ MAX_PADDING = 4
 STRIDES = (1, 2)
 MAX_ROLE_ASSIGNMENTS = 24  # role assignments tried for layers of equal shapes (3! for the FPN outputs)
 SEED_SPAN = 1_000_003  # leaf inputs use seed * SEED_SPAN + index: distinct per layer
+# Bounded trusted work: a layer taking more inputs is no graded layer (the largest, the
+# head's linear layer, takes stem_channels[-1] * 7 * 7) and is neither run nor recomputed.
+MAX_LAYER_INPUTS = 1 << 14
+MAX_NAME_CHARS = 80
+
+
+def accepted_weight(weight) -> bool:
+    """A 2-D or 4-D floating weight whose layer takes at most `MAX_LAYER_INPUTS` channels/features."""
+    return (isinstance(weight, torch.Tensor) and weight.dim() in (2, 4) and weight.dtype.is_floating_point
+            and 0 < weight.shape[1] <= MAX_LAYER_INPUTS)
 
 
 def leaf_input(weight_shape, seed: int, index: int) -> torch.Tensor:
@@ -66,9 +76,9 @@ def describe_leaf(leaf: dict, seed: int, index: int) -> Optional[dict]:
     Unverified layers come back as {"name", "type": "unverified", "reason"}."""
     params = leaf.get("params") if isinstance(leaf, dict) else None
     weight = params.get("weight") if isinstance(params, dict) else None
-    if not _tensor(weight) or weight.dim() not in (2, 4) or not weight.dtype.is_floating_point:
+    if not accepted_weight(weight):
         return None
-    name = str(leaf.get("name", ""))
+    name = str(leaf.get("name", ""))[:MAX_NAME_CHARS]
     bias = params.get("bias")
     if bias is not None and not (_tensor(bias, 1) and bias.shape[0] == weight.shape[0]):
         return {"name": name, "type": "unverified", "reason": f"its bias has shape {tuple(getattr(bias, 'shape', ()))}"}
@@ -142,9 +152,3 @@ def assignments(candidates: list):
                 break
     return found
 
-
-def conv_relu_chain(chain: list, x: torch.Tensor, relu: bool = True) -> torch.Tensor:
-    for layer in chain:
-        x = conv_apply(layer, x)
-        x = F.relu(x) if relu else x
-    return x

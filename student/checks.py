@@ -767,6 +767,16 @@ MAX_PADDING = 4
 STRIDES = (1, 2)
 MAX_ROLE_ASSIGNMENTS = 24  # role assignments tried for layers of equal shapes (3! for the FPN outputs)
 SEED_SPAN = 1_000_003  # leaf inputs use seed * SEED_SPAN + index: distinct per layer
+# Bounded trusted work: a layer taking more inputs is no graded layer (the largest, the
+# head's linear layer, takes stem_channels[-1] * 7 * 7) and is neither run nor recomputed.
+MAX_LAYER_INPUTS = 1 << 14
+MAX_NAME_CHARS = 80
+
+
+def accepted_weight(weight) -> bool:
+    """A 2-D or 4-D floating weight whose layer takes at most `MAX_LAYER_INPUTS` channels/features."""
+    return (isinstance(weight, torch.Tensor) and weight.dim() in (2, 4) and weight.dtype.is_floating_point
+            and 0 < weight.shape[1] <= MAX_LAYER_INPUTS)
 
 
 def leaf_input(weight_shape, seed: int, index: int) -> torch.Tensor:
@@ -808,9 +818,9 @@ def describe_leaf(leaf: dict, seed: int, index: int) -> Optional[dict]:
     Unverified layers come back as {"name", "type": "unverified", "reason"}."""
     params = leaf.get("params") if isinstance(leaf, dict) else None
     weight = params.get("weight") if isinstance(params, dict) else None
-    if not _tensor(weight) or weight.dim() not in (2, 4) or not weight.dtype.is_floating_point:
+    if not accepted_weight(weight):
         return None
-    name = str(leaf.get("name", ""))
+    name = str(leaf.get("name", ""))[:MAX_NAME_CHARS]
     bias = params.get("bias")
     if bias is not None and not (_tensor(bias, 1) and bias.shape[0] == weight.shape[0]):
         return {"name": name, "type": "unverified", "reason": f"its bias has shape {tuple(getattr(bias, 'shape', ()))}"}
@@ -884,12 +894,6 @@ def assignments(candidates: list):
                 break
     return found
 
-
-def conv_relu_chain(chain: list, x: torch.Tensor, relu: bool = True) -> torch.Tensor:
-    for layer in chain:
-        x = conv_apply(layer, x)
-        x = F.relu(x) if relu else x
-    return x
 '''),
     ('_grader.probes.fakes', r'''"""Stand-ins that isolate the definition under test from the student's others.
 
@@ -1059,7 +1063,7 @@ import os
 import torch
 from torch import nn
 
-from _grader.layer_evidence import MAX_LEAVES, leaf_input
+from _grader.layer_evidence import MAX_LEAVES, accepted_weight, leaf_input
 from _grader.probe_api import InvalidStudentOutput, SubmissionModules
 from _grader.probes import fakes
 from _grader.probes.definitions import plain
@@ -1098,16 +1102,15 @@ def plain_copy(value):
 
 # ------------------------------------------------------------ layer evidence
 def weighted_layers(module: nn.Module, skip: tuple = ()) -> list:
-    """(name, layer, its own parameters) of every submodule holding a 2-D or 4-D `weight`,
-    in registration order, except those inside the modules of `skip`."""
+    """(name, layer, its own parameters) of every submodule holding a conv or linear `weight`
+    (`accepted_weight`), in registration order, except those inside the modules of `skip`."""
     skipped = {id(m) for part in skip if isinstance(part, nn.Module) for m in part.modules()}
     found = []
     for name, layer in module.named_modules():
         if id(layer) in skipped:
             continue
         params = dict(layer.named_parameters(recurse=False))
-        weight = params.get("weight")
-        if isinstance(weight, torch.Tensor) and weight.dim() in (2, 4):
+        if accepted_weight(params.get("weight")):
             found.append((name, layer, params))
     return found[:MAX_LEAVES]
 

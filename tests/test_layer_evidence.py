@@ -259,3 +259,10 @@ def test_sampling_losses_count_the_sample(reference):
     total = 8 * 2
     assert float(losses["loss_rpn_obj"]) * total / math.log(2) == pytest.approx(16, abs=1e-3)
     assert float(losses["loss_rpn_box"]) * total / 4000 == pytest.approx(8, abs=0.05)
+
+
+def test_a_layer_taking_more_inputs_than_any_graded_layer_is_neither_run_nor_recomputed():
+    huge = {"name": "huge", "params": {"weight": torch.zeros(1, layer_evidence.MAX_LAYER_INPUTS + 1, 1, 1)},
+            "output": None}
+    assert layer_evidence.describe_leaf(huge, SEED, 0) is None
+    assert networks.weighted_layers(nn.Conv2d(layer_evidence.MAX_LAYER_INPUTS + 1, 1, 1)) == []

@@ -12,7 +12,7 @@ import os
 import torch
 from torch import nn
 
-from autograder.layer_evidence import MAX_LEAVES, leaf_input
+from autograder.layer_evidence import MAX_LEAVES, accepted_weight, leaf_input
 from autograder.probe_api import InvalidStudentOutput, SubmissionModules
 from autograder.probes import fakes
 from autograder.probes.definitions import plain
@@ -51,16 +51,15 @@ def plain_copy(value):
 
 # ------------------------------------------------------------ layer evidence
 def weighted_layers(module: nn.Module, skip: tuple = ()) -> list:
-    """(name, layer, its own parameters) of every submodule holding a 2-D or 4-D `weight`,
-    in registration order, except those inside the modules of `skip`."""
+    """(name, layer, its own parameters) of every submodule holding a conv or linear `weight`
+    (`accepted_weight`), in registration order, except those inside the modules of `skip`."""
     skipped = {id(m) for part in skip if isinstance(part, nn.Module) for m in part.modules()}
     found = []
     for name, layer in module.named_modules():
         if id(layer) in skipped:
             continue
         params = dict(layer.named_parameters(recurse=False))
-        weight = params.get("weight")
-        if isinstance(weight, torch.Tensor) and weight.dim() in (2, 4):
+        if accepted_weight(params.get("weight")):
             found.append((name, layer, params))
     return found[:MAX_LEAVES]
 
