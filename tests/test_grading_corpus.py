@@ -109,23 +109,7 @@ MEMORISED_CASE_TESTS = (
 ATTACKS_WITH_OWN_SCORE_CHECKS = ("memorised_outputs",)
 
 # expectation (test function name) -> corpus entry -> why the grader fails it today.
-GRADING_PROBLEMS: dict[str, dict[str, str]] = {
-    "test_attack_gains_no_point": {
-        "forged_probe_helpers": "structure and initialisation tests judge layer descriptions a helper computes "
-                                "inside the worker, which import-time code replaces (issue 12, item 2)",
-    },
-    # Construction judged instead of behaviour (issue 11, item 1): 11, 5 and 11 of 90 points lost.
-    "test_valid_alternative_earns_full_marks": {
-        "module_containers": "padding='same' is read as padding [-1, -1] by the structure tests of the FPN, the "
-                             "RPN stem and the RoI head, and the FPN's bias-free lateral fails the top-down "
-                             "merge test ('the conv has no bias')",
-        "attribute_layers": "stems that pad with nn.ZeroPad2d(1) before a padding-0 conv (same output) fail the "
-                            "RPN stem and RoI head structure tests ('expected ... padding 1')",
-        "same_padding_no_bias": "padding='same' is read as padding [-1, -1] by the structure tests of the FPN, "
-                                "the RPN stem and the RoI head, and the FPN's bias-free lateral fails the "
-                                "top-down merge test ('the conv has no bias')",
-    },
-}
+GRADING_PROBLEMS: dict[str, dict[str, str]] = {}
 
 
 def corpus_params(expectation: str, entries):
