@@ -10,10 +10,49 @@ import torch
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
 from autograder.invariant_checks import judge_sampling
 from autograder.judge import check_tensor, fail, rows_as_set_equal
-from autograder.network_cases import EXHAUSTIVE, IMAGE_SIZE, RPN_BATCH as BATCH, STRIDES, rpn_case as make_case, rpn_init
+from autograder.network_cases import (EXHAUSTIVE, RPN_BATCH as BATCH, RPN_CLUSTERS, RPN_IMAGE_HW, STRIDES,
+                                      rpn_case, rpn_init)
 from autograder.probes.fakes import FixedOutput
 
 TAGS = ("RPN",)
+
+
+def make_case(reference, case_rng):
+    """Non-square images, and a cluster collapsing the pre-NMS top-k on some levels."""
+    return rpn_case(reference, case_rng, image_hw=RPN_IMAGE_HW, clusters=RPN_CLUSTERS)
+
+
+def reference_proposals(reference, case, init, image_size, **changes):
+    """The reference's `predict_proposals` on the case's predictions, for `image_size`
+    (width, height), with `changes` to the RPN's attributes: wrong variants for hints."""
+    model = reference.RPN(**init)
+    for key, value in changes.items():
+        setattr(model, key, value)
+    logits, deltas = case["predictions"]
+    return model.predict_proposals(case["anchors"], logits, deltas, image_size)
+
+
+def proposal_hints(reference, case, init, name, image):
+    """Hints naming the wrong variant of `predict_proposals` that gives the student's boxes."""
+    height, width = RPN_IMAGE_HW
+    variants = (
+        (reference_proposals(reference, case, init, (height, width)),
+         f"x and y are clamped to the wrong side: x to [0, width] = [0, {width}], y to [0, height] = [0, {height}] "
+         "(the images are not square)"),
+        (reference_proposals(reference, case, init, (width, height), pre_nms_topk=10**9),
+         "keep the pre_nms_topk proposals of highest objectness BEFORE NMS: NMS over every proposal keeps "
+         "others when the best ones overlap"),
+    )
+
+    def variant(boxes, message):
+        return lambda a, e: message if rows_as_set_equal(a.float(), boxes[name][image], atol=1e-3) else None
+
+    return tuple(variant(boxes, message) for boxes, message in variants) + (
+        lambda a, e: ("too many proposals: keep at most post_nms_topk per level and image, after NMS"
+                      if len(a) > init["post_nms_topk"] else None),
+        lambda a, e: ("proposals reach outside the image: clamp x to [0, width] and y to [0, height]"
+                      if (a.min() < 0 or (a[:, 0::2].max() > width) or a[:, 1::2].max() > height) else None),
+    )
 
 
 def expected_output(reference, case, init, training):
@@ -35,7 +74,7 @@ def student_output(sandbox, case, init, training):
 
 @pytest.mark.points(4, tags=TAGS)
 def test_proposals_match_reference(sandbox, reference, case_rng):
-    """RPN: proposals (decode, clamp, top-k, NMS, keep top-k) per level and image"""
+    """RPN: proposals (decode, clamp, top-k, NMS, keep top-k) per level and image, non-square images"""
     case = make_case(reference, case_rng)
     init = rpn_init(16)
     proposals = student_output(sandbox, case, init, training=False)["output"].get("proposals")
@@ -50,12 +89,7 @@ def test_proposals_match_reference(sandbox, reference, case_rng):
             if isinstance(actual, torch.Tensor) and rows_as_set_equal(actual.float(), wanted, atol=1e-3):
                 continue
             what = f"RPN proposals['{name}'][{image}]"
-            check_tensor(what, actual, wanted, atol=1e-3, hints=(
-                lambda a, e: ("too many proposals: keep at most post_nms_topk per level and image, after NMS"
-                              if len(a) > init["post_nms_topk"] else None),
-                lambda a, e: ("proposals reach outside the image: clamp x to [0, width] and y to [0, height]"
-                              if (a.min() < 0 or a.max() > IMAGE_SIZE) else None),
-            ))
+            check_tensor(what, actual, wanted, atol=1e-3, hints=proposal_hints(reference, case, init, name, image))
             fail(what, "holds different boxes than expected (compared as a set): apply the deltas to the anchors, "
                  "clamp to the image, keep the pre_nms_topk highest objectness logits, run NMS with nms_thresh, "
                  "then keep post_nms_topk")
