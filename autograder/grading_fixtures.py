@@ -1,15 +1,17 @@
 """Fixtures shared by the graded test modules (imported by each of them).
 
 `case_rng` seeds the fresh random cases of every test from the submission's
-content: each submission gets cases of its own (outputs memorised from
-another run or from the golden fixtures earn nothing), and the same
-submission gets the same cases, hence the same score, on every run.
+content and the staff's case secret (case_secret.py): each submission gets
+cases of its own that students cannot predict (outputs memorised from another
+run or from the golden fixtures earn nothing), and the same submission gets
+the same cases, hence the same score, on every run.
 """
 import hashlib
 
 import pytest
 import torch
 
+from autograder.case_secret import NO_SECRET_NOTE, case_secret, content_seed
 from autograder.layout import SUBMISSION_FILES
 from autograder.probes.definitions import DTYPE_TAG
 from autograder.reference_solution import load_reference
@@ -22,11 +24,11 @@ def reference():
 
 
 @pytest.fixture(scope="session")
-def submission_seed(submission) -> int:
-    digest = hashlib.sha256()
-    for name in SUBMISSION_FILES:
-        digest.update((submission.root / name).read_bytes())
-    return int.from_bytes(digest.digest()[:4], "little")
+def submission_seed(submission, staff_notes) -> int:
+    secret = case_secret()
+    if not secret and NO_SECRET_NOTE not in staff_notes:
+        staff_notes.append(NO_SECRET_NOTE)
+    return content_seed(((submission.root / name).read_bytes() for name in SUBMISSION_FILES), secret)
 
 
 @pytest.fixture

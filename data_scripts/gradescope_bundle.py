@@ -15,10 +15,14 @@ zip holds
   the release notebook it runs for ``.py`` submissions;
 * every repository module those import, transitively (``import_closure``:
   e.g. ``data_scripts/golden_fixtures.py``);
-* ``BUNDLE_INFO.txt``: the git commit it was built from.
+* ``BUNDLE_INFO.txt``: the git commit it was built from;
+* ``case_secret.txt``: the staff's case secret (``autograder/case_secret.py``),
+  from ``--case-secret FILE`` (default ``build/case_secret.txt``, created with
+  a random secret the first time): keep that file, since re-grading the same
+  submission with another secret draws other cases.
 
 Not the tests, the notebook template, build outputs or caches.  The same tree gives the
-same bytes (fixed timestamps, sorted members).  Exit status 0, or 2 with a
+same bytes (fixed timestamps, sorted members) for the same secret.  Exit status 0, or 2 with a
 message naming what is missing.
 """
 
@@ -26,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
+import secrets
 import stat
 import subprocess
 import sys
@@ -34,6 +40,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from autograder.case_secret import CASE_SECRET_VARIABLE
 from data_scripts.import_closure import ImportScanError, local_import_closure
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -53,6 +60,10 @@ COPIED_FILES = ("constraints.txt",)
 ENTRY_POINTS = ("setup.sh", "run_autograder")
 REQUIREMENTS_FILE = "requirements.txt"
 INFO_FILE = "BUNDLE_INFO.txt"
+CASE_SECRET_MEMBER = "case_secret.txt"  # run_autograder exports it as AUTOGRADER_CASE_SECRET
+DEFAULT_CASE_SECRET = REPOSITORY / "build" / CASE_SECRET_MEMBER
+CASE_SECRET_BYTES = 32  # as many as the HMAC-SHA256 key it becomes
+_SECRET_TEXT = re.compile(r"^[\x21-\x7e]{16,256}$")  # one printable word: it travels as an environment variable
 DEV_EXTRA = "dev"
 EXCLUDED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".ipynb_checkpoints"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
@@ -68,21 +79,22 @@ class BundleError(RuntimeError):
     """The bundle cannot be built; the message says what is missing or wrong."""
 
 
-def bundle_members(grading_timeout_s: int = DEFAULT_GRADING_TIMEOUT_S) -> dict[str, bytes]:
-    """Member name → content of the bundle built from the working tree."""
+def bundle_members(case_secret: str, grading_timeout_s: int = DEFAULT_GRADING_TIMEOUT_S) -> dict[str, bytes]:
+    """Member name → content of the bundle built from the working tree, carrying ``case_secret``."""
     project = _project_table()
     members = {path.as_posix(): _read(REPOSITORY / path) for path in _grader_files()}
     members[REQUIREMENTS_FILE] = requirements_text(project).encode()
     members[INFO_FILE] = _info_text().encode()
+    members[CASE_SECRET_MEMBER] = f"{case_secret}\n".encode()
     values = {"REQUIRES_PYTHON": _minimum_python(project), "GRADING_TIMEOUT_S": str(grading_timeout_s)}
     for name in ENTRY_POINTS:
         members[name] = _fill_template(TEMPLATES / name, values).encode()
     return members
 
 
-def build_bundle(out: Path, grading_timeout_s: int = DEFAULT_GRADING_TIMEOUT_S) -> dict[str, bytes]:
+def build_bundle(out: Path, case_secret: str, grading_timeout_s: int = DEFAULT_GRADING_TIMEOUT_S) -> dict[str, bytes]:
     """Write the zip to ``out`` (parents created); return its members."""
-    members = bundle_members(grading_timeout_s)
+    members = bundle_members(case_secret, grading_timeout_s)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(zip_bytes(members))
     return members
@@ -100,6 +112,22 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def read_or_create_case_secret(path: Path) -> tuple[str, bool]:
+    """The secret in ``path``, or a new random one written there (private) when it does not exist.
+    Returns (secret, created)."""
+    if not path.exists():
+        secret = secrets.token_hex(CASE_SECRET_BYTES)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "x", opener=lambda name, flags: os.open(name, flags, 0o600)) as stream:
+            stream.write(secret + "\n")
+        return secret, True
+    secret = _read(path).decode("utf-8", errors="replace").strip()
+    if not _SECRET_TEXT.match(secret):
+        raise BundleError(f"{path}: a case secret must be one word of 16 to 256 printable ASCII characters "
+                          f"(no spaces), e.g. `python -c 'import secrets; print(secrets.token_hex(32))' > {path}`")
+    return secret, False
+
+
 def requirements_text(project: dict) -> str:
     """pip requirements: ``[project].dependencies`` and the ``dev`` extra, one per line."""
     extras = project.get("optional-dependencies", {})
@@ -115,15 +143,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="zip to write (default: %(default)s)")
     parser.add_argument("--timeout", type=int, default=DEFAULT_GRADING_TIMEOUT_S, metavar="SECONDS",
                         help="run_autograder's wall-clock limit per submission (default: %(default)s)")
+    parser.add_argument("--case-secret", type=Path, default=DEFAULT_CASE_SECRET, metavar="FILE",
+                        help=f"file holding the staff's {CASE_SECRET_VARIABLE}, created with a random one if missing "
+                             "(default: %(default)s); keep it: re-grades need the same secret")
     args = parser.parse_args(argv)
     if args.timeout < 1:
         parser.error(f"--timeout must be at least 1 second, got {args.timeout}")
     try:
-        members = build_bundle(args.out, args.timeout)
+        secret, created = read_or_create_case_secret(args.case_secret)
+        members = build_bundle(args.out, secret, args.timeout)
     except (BundleError, ImportScanError, OSError) as error:
         print(f"gradescope_bundle: {error}", file=sys.stderr)
         return 2
     size_mib = args.out.stat().st_size / 2**20
+    if created:
+        print(f"gradescope_bundle: created a new case secret in {args.case_secret}: keep it for every rebuild "
+              "of this course's bundle, or re-grades will draw other cases")
     print(f"gradescope_bundle: wrote {args.out} ({len(members)} files, {size_mib:.2f} MiB)")
     print(members[INFO_FILE].decode().strip())
     return 0

@@ -34,6 +34,8 @@ from data_scripts.import_closure import local_import_closure
 from grading_corpus.adversarial import ATTACKS_BY_NAME, PLACEHOLDERS
 from grading_corpus.plausible_bugs import DETECTOR, reference_sources
 
+TEST_SECRET = "0123456789abcdef0123456789abcdef"
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 WORK_PARENT = REPOSITORY / "build"
 SUBMISSION_FILES = ("common.py", "two_stage_detector.py")
@@ -61,7 +63,8 @@ def work() -> Path:
 @pytest.fixture(scope="module")
 def bundle(work) -> Path:
     out = work / "autograder.zip"
-    completed = subprocess.run([sys.executable, "-m", "data_scripts.gradescope_bundle", "--out", str(out)],
+    completed = subprocess.run([sys.executable, "-m", "data_scripts.gradescope_bundle", "--out", str(out),
+                                "--case-secret", str(work / "case_secret.txt")],
                                cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     assert f"wrote {out}" in completed.stdout
@@ -110,10 +113,11 @@ def possible_score(document: dict) -> float:
 
 
 # --------------------------------------------------------------- the zip
-def test_bundle_holds_the_grader_and_nothing_else(bundle):
+def test_bundle_holds_the_grader_and_nothing_else(bundle, work):
     with zipfile.ZipFile(bundle) as archive:
         modes = {info.filename: stat.S_IMODE(info.external_attr >> 16) for info in archive.infolist()}
         requirements = archive.read("requirements.txt").decode()
+        secret = archive.read("case_secret.txt").decode()
     names = set(modes)
 
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
@@ -124,6 +128,7 @@ def test_bundle_holds_the_grader_and_nothing_else(bundle):
                 or "__pycache__" in name or name.endswith(".pyc")]
     assert "torch==2.13.0" in requirements.splitlines() and "torchvision==0.28.0" in requirements.splitlines()
     assert "pytest" in requirements
+    assert secret == (work / "case_secret.txt").read_text()  # created by the build, reused by the next one
 
 
 def test_import_closure_finds_local_modules_wherever_they_are_imported(tmp_path):
@@ -150,7 +155,7 @@ def test_import_closure_finds_local_modules_wherever_they_are_imported(tmp_path)
 
 
 def test_bundle_bytes_are_reproducible():
-    assert zip_bytes(bundle_members()) == zip_bytes(bundle_members())
+    assert zip_bytes(bundle_members(TEST_SECRET)) == zip_bytes(bundle_members(TEST_SECRET))
 
 
 def test_setup_script_parses_and_installs_the_pinned_requirements(bundle, work):
