@@ -180,7 +180,7 @@ IOU_PLUS_ONE_PIXEL = Bug(
              "    wh = (bottom_right - top_left + 1).clamp(min=0)  # [M,N,2]\n"),
     ),
     breaks=("iou",),
-    hint="`+1` pixel convention",
+    hint="pixel convention",
 )
 
 # ------------------------------------------------------------------------------------ nms
@@ -225,7 +225,7 @@ NMS_PLUS_ONE_PIXEL_IOU = Bug(
              "        inter_h = (torch.minimum(y2[index], y2[rest]) - torch.maximum(y1[index], y1[rest]) + 1).clamp(min=0)\n"),
     ),
     breaks=("nms",),
-    hint="`+1` pixel convention",
+    hint="pixel convention",
 )
 
 # ------------------------------------------------------------------------ FPN locations
