@@ -55,6 +55,26 @@ def proposal_hints(reference, case, init, name, image):
     )
 
 
+def loss_reduction_hints(reference, case, init):
+    """Hints naming a loss off by the number of sampled anchors (every non-neutral anchor of
+    every image, in the exhaustive case) or by batch_size_per_image * num_images."""
+    anchors = torch.cat(list(case["anchors"].values()))
+    sampled = sum(int((reference.rcnn_match_anchors_to_gt(anchors, gt, init["anchor_iou_thresholds"])[:, 4]
+                       != reference.NEUTRAL_LABEL).sum()) for gt in case["gt_boxes"])
+    total = init["batch_size_per_image"] * BATCH
+
+    def variant(factor, message):
+        return lambda a, e: message if torch.isclose(a.double(), e.double() * factor, rtol=1e-3) else None
+
+    return (
+        variant(1 / sampled, f"the loss was averaged over the {sampled} sampled anchors before the provided code "
+                             "sums it: keep reduction='none'"),
+        variant(total / sampled, f"the summed loss was divided by the number of sampled anchors ({sampled}); the "
+                                 "provided code divides it by batch_size_per_image * num_images"),
+        variant(total, "the summed loss must be divided by batch_size_per_image * num_images"),
+    )
+
+
 def expected_output(reference, case, init, training):
     model = reference.RPN(**init)
     model.pred_net = FixedOutput(case["predictions"])
@@ -105,9 +125,11 @@ def test_losses_match_reference_when_every_anchor_is_sampled(sandbox, reference,
     for key in ("loss_rpn_obj", "loss_rpn_box"):
         if key not in output:
             fail("RPN.forward", f"in training, the output dict must hold '{key}'; it has {sorted(output)}")
-    check_tensor("RPN loss_rpn_obj", output["loss_rpn_obj"], expected["loss_rpn_obj"], rtol=1e-3, atol=1e-9, hints=(
-        lambda a, e: "objectness targets are 1 for foreground anchors and 0 for background ones; use binary cross-entropy on the logits",))
-    check_tensor("RPN loss_rpn_box", output["loss_rpn_box"], expected["loss_rpn_box"], rtol=1e-3, atol=1e-9, hints=(
+    reductions = loss_reduction_hints(reference, case, init)
+    check_tensor("RPN loss_rpn_obj", output["loss_rpn_obj"], expected["loss_rpn_obj"], rtol=1e-3, atol=1e-9,
+                 hints=reductions + (lambda a, e: "objectness targets are 1 for foreground anchors and 0 for "
+                                                  "background ones; use binary cross-entropy on the logits",))
+    check_tensor("RPN loss_rpn_box", output["loss_rpn_box"], expected["loss_rpn_box"], rtol=1e-3, atol=1e-9, hints=reductions + (
         lambda a, e: ("the box loss of background anchors must be 0: their target deltas are -1e8"
                       if a > 1e3 * max(float(e), 1e-9) else None),
         lambda a, e: "L1 loss between predicted and target deltas, on foreground anchors only",

@@ -119,6 +119,9 @@ RULES = (
          "rpn_samples_only_foreground"),
     Rule("the box loss of background anchors is 0", DETECTOR, "Remember to set box loss for \"background\" anchors to 0",
          "test_losses_match_reference_when_every_anchor_is_sampled", "rpn_box_loss_on_background"),
+    Rule("RPN losses per anchor (`reduction=\"none\"`), summed then divided by the batch", DETECTOR,
+         "Keep `reduction=\"none\"`: both are summed and averaged below",
+         "test_losses_match_reference_when_every_anchor_is_sampled", "rpn_objectness_loss_averaged"),
     # FasterRCNN
     Rule("second stage: IoU > 0.5 foreground, otherwise background, no neutral", DETECTOR,
          "that IoU > 0.5 is foreground, otherwise background", "test_second_stage_loss_with_two_images",

@@ -528,6 +528,18 @@ RPN_SKIPS_PRE_NMS_TOPK = Bug(
     hint="BEFORE NMS",
 )
 
+RPN_OBJECTNESS_LOSS_AVERAGED = Bug(
+    name="rpn_objectness_loss_averaged",
+    description="Objectness BCE with its default reduction (mean): the provided sum / batch then divides again.",
+    edits=(Edit(
+        DETECTOR,
+        "            pred_obj_logits[sampled], target_objectness, reduction=\"none\"\n",
+        "            pred_obj_logits[sampled], target_objectness\n",
+    ),),
+    breaks=("RPN",),
+    hint="keep reduction='none'",
+)
+
 # ---------------------------------------------------------------------------- FasterRCNN
 ROI_ALIGN_STRIDE_AS_SCALE = Bug(
     name="roi_align_stride_as_scale",
