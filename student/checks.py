@@ -1189,8 +1189,10 @@ NMS_EQUAL_IOU_KEEP = torch.tensor([0, 1, 2])  # at threshold 0.5 (a test checks 
 
 
 def equal_iou_hint(equal_row: int):
-    """A hint for a `keep` that dropped `equal_row`, the box whose IoU equals the threshold."""
-    return lambda a, e: ("a box whose IoU EQUALS the threshold must be kept: suppress only IoU > threshold"
+    """A hint for a `keep` that dropped `equal_row`, the box whose IoU equals the threshold: on
+    these boxes, suppressing at IoU >= threshold and the `+1` pixel IoU look the same."""
+    return lambda a, e: ("the box whose IoU EQUALS the threshold was dropped: suppress only IoU > threshold, "
+                         "with the IoU of continuous coordinates (a box is x2 - x1 wide, no + 1)"
                          if equal_row not in a.tolist() and len(a) == 2 else None)
 
 
