@@ -159,15 +159,22 @@ def judge_fpn_merge(reply: dict, c_feats: dict, leaf_seed: int, out_channels: in
 # ---------------------------------------------------------- RPN prediction
 def stem_chain(layers: list, channels: list, what: str) -> list:
     """The role assignments of a conv + ReLU stem over `channels` among verified `layers`:
-    fails with the mistake when a step has no size-preserving 3x3 conv."""
+    fails with the mistake when a step has no size-preserving 3x3 conv.
+
+    A 3x3 conv without padding is a candidate too, as if padded by 1: the stem may pad
+    before it (nn.ZeroPad2d(1)), which only the stem's output shows (`judge_conv_relu_behaviour`
+    then names the padding if that output does not match)."""
     steps = []
     for (c_in, c_out), found in zip(zip(channels, channels[1:]), chain_candidates(layers, channels)):
         if not found:
             fail(what, f"expected a 3x3 conv {c_in} -> {c_out} (channels {channels}); its layers are: {summary(layers)}")
         good = [l for l in found if not geometry_mistake(l, [3, 3])]
-        if not good:
+        padded_before = [dict(l, padding=[1, 1], unpadded=f"the conv {c_in} -> {c_out} ({l['name'] or 'layer'}): "
+                                                           f"{geometry_mistake(l, [3, 3])}")
+                         for l in found if l["kernel"] == [3, 3] and l["stride"] == [1, 1] and l["padding"] == [0, 0]]
+        if not good and not padded_before:
             fail(what, f"the conv {c_in} -> {c_out} ({found[0]['name'] or 'layer'}): {geometry_mistake(found[0], [3, 3])}")
-        steps.append(good)
+        steps.append(good + padded_before)
     return assignments(steps)
 
 
@@ -195,6 +202,9 @@ def judge_conv_relu_behaviour(what: str, actual, x: torch.Tensor, chains: list, 
         fail(what, "no ReLU after the 3x3 convs: add an nn.ReLU() after each conv")
     if length and matches([True] * (length - 1) + [False]):
         fail(what, "no ReLU after the last 3x3 conv: every conv is followed by an nn.ReLU()")
+    unpadded = sorted({layer["unpadded"] for chain in chains for layer in chain if "unpadded" in layer})
+    if unpadded:  # a conv without padding, and nothing padding before it either
+        fail(what, unpadded[0])
     fail(what, f"on a random input, its output is not that of {described}")
 
 

@@ -77,6 +77,12 @@ VALID = {
         Edit(COMMON, FPN_LATERAL, "                feature_shape[1], out_channels, kernel_size=1, bias=False\n"),
         Edit(COMMON, FPN_OUTPUT, "                out_channels, out_channels, kernel_size=3, padding='same', bias=False\n"),
     ),
+    "zero_pad_before_unpadded_convs": (  # the same function as padding=1
+        Edit(DETECTOR, RPN_STEM, RPN_STEM.replace("kernel_size=3, padding=1", "kernel_size=3").replace(
+            "stem_rpn += [conv, nn.ReLU()]", "stem_rpn += [nn.ZeroPad2d(1), conv, nn.ReLU()]")),
+        Edit(DETECTOR, HEAD_CONV, HEAD_CONV.replace("kernel_size=3, padding=1", "kernel_size=3").replace(
+            "cls_pred += [conv, nn.ReLU()]", "cls_pred += [nn.ZeroPad2d(1), conv, nn.ReLU()]")),
+    ),
     "seed_backbone_constructor": (  # the seed's dummy forward, in training mode
         Edit(COMMON, DUMMY_FORWARD, "        dummy_out = self.backbone(torch.randn(2, 3, 224, 224))\n"),
     ),
