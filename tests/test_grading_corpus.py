@@ -113,6 +113,16 @@ GRADING_PROBLEMS: dict[str, dict[str, str]] = {
     "test_attack_gains_no_point": {
         "forged_probe_helpers": "structure and initialisation tests judge layer descriptions a helper computes "
                                 "inside the worker, which import-time code replaces (issue 12, item 2)",
+        "shape_only_backbone": "test_fpn_feature_shapes (4 points) judges only the shapes of p3/p4/p5: zeros pass",
+    },
+    # A report whose tensors share one byte range is decoded into one copy each, in the grader.
+    "test_attack_is_graded_to_completion": {
+        "aliased_tensor_ranges": "safe_transfer.decode copies every listed tensor and caps neither their number "
+                                 "nor overlapping ranges: MemoryError in the grader, exit status 2",
+    },
+    "test_attack_ran_as_intended": {
+        "aliased_tensor_ranges": "the iou tests say the grader ran out of its own memory, not that the report "
+                                 "was refused",
     },
     # Construction judged instead of behaviour (issue 11, item 1): 11, 5 and 11 of 90 points lost.
     "test_valid_alternative_earns_full_marks": {

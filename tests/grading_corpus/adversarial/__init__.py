@@ -109,5 +109,10 @@ ATTACKS = (
     Attack("blames_the_grader", "makes its own exception look like a failure of the grader", replaces="iou"),
     Attack("forged_result_pipe", "writes a hostile report (impossible tensor shape) into the result pipe",
            replaces="iou", evidence="could not read what your code returned"),
+    Attack("aliased_tensor_ranges",
+           "writes into the result pipe a 16 MiB report whose header lists the same byte range as 400 tensors "
+           "(6.7 GB once decoded)", replaces="iou", evidence="could not read what your code returned"),
+    Attack("shape_only_backbone", "builds no layer; its backbone returns zeros of the right shapes",
+           replaces=None, on_stubs=True),
 )
 ATTACKS_BY_NAME = {attack.name: attack for attack in ATTACKS}
