@@ -8,10 +8,16 @@ each case is (definition, name, check) where `check(sub, golden)` takes the
 student's definitions and the golden cases' inputs ((definition, name) ->
 probe kwargs); every other input is built here.
 """
+import itertools
+import math
+
 import torch
+import torchvision
+from torch.nn import functional as F
 
 from autograder.golden_judge import judge_golden
 from autograder.judge import allclose, check_tensor, fail
+from autograder.layer_evidence import chain_candidates, assignments, conv_apply, convs, linear_apply, summary, verified_layers
 from autograder.probes import definitions, networks
 
 FPN_STRIDES = {"p3": 8, "p4": 16, "p5": 32}
@@ -33,21 +39,42 @@ def equal_iou_hint(equal_row: int):
 
 
 # ---------------------------------------------------------------- backbone
-def judge_fpn_layers(layers: list, c_channels: list, out_channels: int) -> None:
-    """`layers`: the backbone probe's description; three lateral 1x1 and three output 3x3 convs."""
-    layers = [l for l in layers if l["type"] == "Conv2d"]
-    laterals = [l for l in layers if l["kernel"] == [1, 1]]
-    outputs = [l for l in layers if l["kernel"] == [3, 3]]
-    if len(laterals) != 3 or len(outputs) != 3 or len(layers) != 6:
-        fail("DetectorBackboneWithFPN", f"expected 3 lateral 1x1 convs and 3 output 3x3 convs, found "
-             f"{len(laterals)} 1x1, {len(outputs)} 3x3 and {len(layers) - len(laterals) - len(outputs)} other convs")
+# Evidence: every judge below reads layers from `layer_evidence.verified_layers`
+# (parameters whose layer's output on a secret input the grader recomputed) and
+# outputs of the student's modules on inputs drawn per case; never a description.
+def geometry_mistake(layer: dict, kernel: list) -> str:
+    """What is wrong with a verified conv that should be `kernel`, stride 1, size-preserving; '' if nothing."""
+    if layer["kernel"] != kernel:
+        return f"it is {layer['kernel'][0]}x{layer['kernel'][1]}; expected {kernel[0]}x{kernel[1]}"
+    if layer["stride"] != [1, 1]:
+        return f"its stride is {layer['stride'][0]}; use stride 1"
+    same = [k // 2 for k in kernel]
+    if layer["padding"] != same:
+        return (f"its padding is {layer['padding'][0]}: the feature map must keep its size, so pad by {same[0]} "
+                f"(padding={same[0]} or padding='same')")
+    return ""
+
+
+def judge_fpn_layers(leaves, leaf_seed: int, c_channels: list, out_channels: int) -> None:
+    """`leaves`: the backbone probe's evidence of its layers outside the RegNet: three lateral
+    1x1 convs c3/c4/c5 -> out_channels and three output 3x3 convs, stride 1, size-preserving."""
+    layers = verified_layers(leaves, leaf_seed)
+    found = convs(layers)
+    laterals = [l for l in found if l["kernel"] == [1, 1]]
+    outputs = [l for l in found if l["kernel"] == [3, 3]]
+    if len(laterals) != 3 or len(outputs) != 3 or len(found) != 6:
+        fail("DetectorBackboneWithFPN", f"expected 3 lateral 1x1 convs and 3 output 3x3 convs besides the RegNet, "
+             f"found {len(laterals)} 1x1, {len(outputs)} 3x3 and {len(found) - len(laterals) - len(outputs)} other "
+             f"convs ({summary(layers)})")
     if sorted(l["in"] for l in laterals) != sorted(c_channels) or any(l["out"] != out_channels for l in laterals):
         fail("DetectorBackboneWithFPN", f"lateral convs must map c3/c4/c5 ({sorted(c_channels)} channels) to "
              f"out_channels ({out_channels}); found {[(l['in'], l['out']) for l in laterals]}: use `dummy_out_shapes`")
     for layer in outputs:
-        if (layer["in"], layer["out"]) != (out_channels, out_channels) or layer["stride"] != [1, 1] or layer["padding"] != [1, 1]:
+        mistake = geometry_mistake(layer, [3, 3])
+        if (layer["in"], layer["out"]) != (out_channels, out_channels) or mistake:
             fail("DetectorBackboneWithFPN", f"output convs must be 3x3, {out_channels} -> {out_channels} channels, "
-                 f"stride 1, padding 1; found {layer}")
+                 f"stride 1, size-preserving; {layer['name'] or 'one'} maps {layer['in']} -> {layer['out']}"
+                 + (f" and {mistake}" if mistake else ""))
 
 
 def judge_fpn_feature_shapes(feats, image_shape: tuple, out_channels: int) -> None:
@@ -63,59 +90,160 @@ def judge_fpn_feature_shapes(feats, image_shape: tuple, out_channels: int) -> No
                  f"for images of shape {tuple(image_shape)}, {name} must have shape {expected}, got {got}")
 
 
-def fpn_top_down_case(out_channels: int = 8) -> dict:
-    """Backbone probe arguments whose answer needs no reference: lateral convs output the
-    constants 1 (c3), 10 (c4), 100 (c5) and output convs are identities, so p5 = 100,
-    p4 = 110 and p3 = 111 everywhere, whatever the RegNet's weights."""
-    lateral = {}
-    for channels, value in zip(REGNET_X_400MF_CHANNELS, (1.0, 10.0, 100.0)):
-        lateral[channels] = [torch.zeros(out_channels, channels, 1, 1), torch.full((out_channels,), value)]
-    identity = torch.zeros(out_channels, out_channels, 3, 3)
-    identity[range(out_channels), range(out_channels), 1, 1] = 1.0
-    output = [[identity.clone(), torch.zeros(out_channels)] for _ in FPN_STRIDES]
-    images = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
-    return dict(out_channels=out_channels, seed=0, images=images, lateral=lateral, output=output)
+def fpn_merge(c_feats: dict, lateral_of: dict, output_of: dict, upsample: str = "nearest",
+              top_down: bool = True, add_outputs: bool = False) -> dict:
+    """The FPN's function (float64) with verified convs, per level "3"/"4"/"5"; the keyword
+    arguments give named wrong variants for hints."""
+    merged, feats = None, {}
+    for level in "543":  # top-down: the coarsest level first
+        lateral = conv_apply(lateral_of[level], c_feats[f"c{level}"])
+        if merged is not None and top_down:
+            lateral = lateral + F.interpolate(merged, size=lateral.shape[-2:], mode=upsample)
+        feats[f"p{level}"] = conv_apply(output_of[level], lateral)
+        merged = feats[f"p{level}"] if add_outputs else lateral
+    return feats
 
 
-def judge_fpn_top_down(reply: dict, out_channels: int) -> None:
-    """The reply to `fpn_top_down_case`: each level adds the coarser merged level."""
-    for name, value, shape in (("p5", 100.0, (2, 3)), ("p4", 110.0, (4, 6)), ("p3", 111.0, (8, 12))):
-        actual = reply["outputs"][0].get(name) if isinstance(reply["outputs"][0], dict) else None
-        check_tensor(f"DetectorBackboneWithFPN.forward(images)['{name}'] with constant laterals", actual,
-                     torch.full((1, out_channels, *shape), value), hints=(
-                         lambda a, e: ("p5 is output_conv(lateral(c5)); p4 and p3 add the upsampled coarser merged "
-                                       "feature to their lateral before their output conv"),))
+FPN_MERGE_MISTAKES = (
+    (dict(top_down=False), "each level is its own lateral: p4 and p3 must add the upsampled coarser merged feature "
+                           "to their lateral before their output conv"),
+    (dict(add_outputs=True), "the coarser OUTPUT (after its 3x3 conv) was upsampled and added; add the coarser "
+                             "MERGED feature (lateral + upsampled), before any output conv"),
+    (dict(upsample="bilinear"), "upsample with mode='nearest' (the notebook pins nearest-neighbour), not bilinear"),
+)
+
+
+def judge_fpn_merge(reply: dict, c_feats: dict, leaf_seed: int, out_channels: int) -> None:
+    """`reply`: the backbone probe's `leaves` and `outputs` on images whose RegNet features
+    are `c_feats` (c3/c4/c5). The outputs must be the FPN's top-down function of those
+    features and of the module's own verified convs (output convs in any order)."""
+    feats = reply["outputs"][0]
+    judge_fpn_feature_shapes(feats, (c_feats["c3"].shape[0], 3, c_feats["c3"].shape[2] * 8,
+                                     c_feats["c3"].shape[3] * 8), out_channels)
+    layers = verified_layers(reply.get("leaves"), leaf_seed)
+    lateral_of = {}
+    for level in ("3", "4", "5"):
+        channels = c_feats[f"c{level}"].shape[1]
+        found = [l for l in convs(layers) if l["kernel"] == [1, 1] and (l["in"], l["out"]) == (channels, out_channels)]
+        if len(found) != 1:
+            fail("DetectorBackboneWithFPN", f"needs one lateral 1x1 conv {channels} -> {out_channels} for c{level} "
+                 f"(see the layers test); found {summary(layers)}")
+        lateral_of[level] = found[0]
+    outputs = [l for l in convs(layers) if l["kernel"] == [3, 3] and (l["in"], l["out"]) == (out_channels, out_channels)]
+    if len(outputs) != 3:
+        fail("DetectorBackboneWithFPN", f"needs three output 3x3 convs {out_channels} -> {out_channels} (see the layers "
+             f"test); found {summary(layers)}")
+
+    def merges(**variant) -> bool:
+        for order in itertools.permutations(outputs):
+            expected = fpn_merge(c_feats, lateral_of, dict(zip("345", order)), **variant)
+            if all(allclose(feats[name], expected[name]) for name in FPN_STRIDES):
+                return True
+        return False
+
+    if merges():
+        return
+    for variant, mistake in FPN_MERGE_MISTAKES:
+        if merges(**variant):
+            fail("DetectorBackboneWithFPN.forward", mistake)
+    expected = fpn_merge(c_feats, lateral_of, dict(zip("345", outputs)))
+    for name in ("p5", "p4", "p3"):  # the coarsest level first: its error propagates down
+        check_tensor(f"DetectorBackboneWithFPN.forward(images)['{name}'] (with its own conv weights)", feats[name],
+                     expected[name], hints=(lambda a, e: (
+                         "p5 must be output_conv(lateral(c5)); p4 and p3 add the upsampled coarser merged "
+                         "feature to their lateral before their output conv"),))
 
 
 # ---------------------------------------------------------- RPN prediction
-def judge_rpn_stem_layers(stem, in_channels: int, stem_channels: list) -> None:
-    if stem is None:
-        fail("RPNPredictionNetwork", "`self.stem_rpn` is not a module")
-    kinds = [layer["type"] for layer in stem]
-    if kinds != ["Conv2d", "ReLU"] * len(stem_channels):
-        fail("RPNPredictionNetwork.stem_rpn",
-             f"for stem_channels={stem_channels} expected {', '.join(['conv, ReLU'] * len(stem_channels))}; got {kinds}")
-    channels = [in_channels] + list(stem_channels)
-    for layer, c_in, c_out in zip([l for l in stem if l["type"] == "Conv2d"], channels, channels[1:]):
-        if (layer["in"], layer["out"], layer["kernel"], layer["stride"], layer["padding"]) != (c_in, c_out, [3, 3], [1, 1], [1, 1]):
-            fail("RPNPredictionNetwork.stem_rpn", f"expected a 3x3 conv {c_in} -> {c_out}, stride 1, padding 1; found {layer}")
+def stem_chain(layers: list, channels: list, what: str) -> list:
+    """The role assignments of a conv + ReLU stem over `channels` among verified `layers`:
+    fails with the mistake when a step has no size-preserving 3x3 conv."""
+    steps = []
+    for (c_in, c_out), found in zip(zip(channels, channels[1:]), chain_candidates(layers, channels)):
+        if not found:
+            fail(what, f"expected a 3x3 conv {c_in} -> {c_out} (channels {channels}); its layers are: {summary(layers)}")
+        good = [l for l in found if not geometry_mistake(l, [3, 3])]
+        if not good:
+            fail(what, f"the conv {c_in} -> {c_out} ({found[0]['name'] or 'layer'}): {geometry_mistake(found[0], [3, 3])}")
+        steps.append(good)
+    return assignments(steps)
 
 
-def judge_rpn_prediction_layers(reply: dict, stem_channels: list, num_anchors: int) -> None:
+def conv_stem(chain: list, x: torch.Tensor, relu_after: list) -> torch.Tensor:
+    for layer, relu in zip(chain, relu_after):
+        x = conv_apply(layer, x)
+        x = F.relu(x) if relu else x
+    return x
+
+
+def judge_conv_relu_behaviour(what: str, actual, x: torch.Tensor, chains: list, tail=None,
+                              described: str = "its 3x3 convs each followed by a ReLU, in the order of the channels") -> None:
+    """`actual` must be `tail(stem(x))` for one of the `chains` (role assignments), a ReLU after every conv."""
+    tail = tail or (lambda y: y)
+    if not isinstance(actual, torch.Tensor):
+        fail(what, f"must return a tensor, got {type(actual).__name__}")
+
+    def matches(relu_after) -> bool:
+        return any(allclose(actual, tail(conv_stem(chain, x, relu_after))) for chain in chains)
+
+    length = len(chains[0]) if chains else 0
+    if matches([True] * length):
+        return
+    if matches([False] * length):
+        fail(what, "no ReLU after the 3x3 convs: add an nn.ReLU() after each conv")
+    if length and matches([True] * (length - 1) + [False]):
+        fail(what, "no ReLU after the last 3x3 conv: every conv is followed by an nn.ReLU()")
+    fail(what, f"on a random input, its output is not that of {described}")
+
+
+def judge_rpn_stem_layers(reply: dict, leaf_seed: int, stem_input: torch.Tensor, in_channels: int,
+                          stem_channels: list) -> None:
+    """`reply`: the RPN prediction probe's `leaves` and `stem` = stem_rpn(stem_input)."""
+    layers = verified_layers(reply.get("leaves"), leaf_seed)
+    chains = stem_chain(layers, [in_channels] + list(stem_channels), "RPNPredictionNetwork.stem_rpn")
+    judge_conv_relu_behaviour("RPNPredictionNetwork.stem_rpn", reply.get("stem"), stem_input, chains)
+
+
+def judge_rpn_prediction_layers(reply: dict, leaf_seed: int, head_input: torch.Tensor, stem_channels: list,
+                                num_anchors: int) -> None:
+    """`reply`: the probe's `leaves` and `pred_obj`/`pred_box` on `head_input`: each is one 1x1 conv."""
+    layers = verified_layers(reply.get("leaves"), leaf_seed)
     for key, out in (("pred_obj", num_anchors), ("pred_box", 4 * num_anchors)):
-        convs = [l for l in reply[key] or [] if l["type"] == "Conv2d"]
-        if len(convs) != 1 or (convs[0]["in"], convs[0]["out"], convs[0]["kernel"]) != (stem_channels[-1], out, [1, 1]):
-            fail(f"RPNPredictionNetwork.{key}", f"expected one 1x1 conv {stem_channels[-1]} -> {out} channels; found {convs}")
+        found = [l for l in convs(layers) if (l["in"], l["out"]) == (stem_channels[-1], out)]
+        what = f"RPNPredictionNetwork.{key}"
+        if not found:
+            fail(what, f"expected one 1x1 conv {stem_channels[-1]} -> {out} channels; its layers are: {summary(layers)}")
+        if all(geometry_mistake(l, [1, 1]) for l in found):
+            fail(what, f"the conv {stem_channels[-1]} -> {out}: {geometry_mistake(found[0], [1, 1])}")
+        if not any(allclose(reply.get(key), conv_apply(l, head_input)) for l in found
+                   if isinstance(reply.get(key), torch.Tensor)):
+            fail(what, f"on a random input, {key}(x) is not its 1x1 conv {stem_channels[-1]} -> {out}: one conv, "
+                       "no activation (the losses take logits)")
 
 
-def judge_rpn_initialisation(reply: dict) -> None:
-    convs = [l for key in ("stem", "pred_obj", "pred_box") for l in reply[key] or [] if l["type"] == "Conv2d"]
-    for layer in convs:
-        if not (0.7 * RPN_INIT_STD < layer["weight_std"] < 1.3 * RPN_INIT_STD) or abs(layer["weight_mean"]) > RPN_INIT_STD / 2:
-            fail("RPNPredictionNetwork", f"conv {layer['name'] or 'layer'} weights have mean {layer['weight_mean']:.4f} and "
-                 f"std {layer['weight_std']:.4f}; initialise them from N(0, 0.01) with nn.init.normal_")
-        if layer["bias_abs_max"] is None or layer["bias_abs_max"] != 0:
-            fail("RPNPredictionNetwork", f"conv {layer['name'] or 'layer'} biases must be initialised to zero")
+def judge_initialisation(what: str, layers: list, expected_convs: list, std: float = RPN_INIT_STD) -> None:
+    """Every verified conv has weights ~ N(0, std) and a zero bias (or none); `expected_convs`
+    ((in, out) pairs) must all be among them."""
+    found = convs(layers)
+    missing = [pair for pair in expected_convs if not any((l["in"], l["out"]) == pair for l in found)]
+    if missing:
+        fail(what, f"no conv {' , '.join(f'{a} -> {b}' for a, b in missing)} to judge the initialisation of; its "
+                   f"layers are: {summary(layers)}")
+    for layer in found:
+        if not (0.7 * std < layer["weight_std"] < 1.3 * std) or abs(layer["weight_mean"]) > std / 2:
+            fail(what, f"conv {layer['name'] or 'layer'} ({layer['in']} -> {layer['out']}) weights have mean "
+                       f"{layer['weight_mean']:.4f} and std {layer['weight_std']:.4f}; initialise them from "
+                       f"N(0, {std}) with nn.init.normal_")
+        if layer["bias_abs_max"] not in (None, 0.0):
+            fail(what, f"conv {layer['name'] or 'layer'} ({layer['in']} -> {layer['out']}) biases must be "
+                       "initialised to zero")
+
+
+def judge_rpn_initialisation(reply: dict, leaf_seed: int, in_channels: int, stem_channels: list,
+                             num_anchors: int) -> None:
+    channels = [in_channels] + list(stem_channels)
+    expected = list(zip(channels, channels[1:])) + [(channels[-1], num_anchors), (channels[-1], 4 * num_anchors)]
+    judge_initialisation("RPNPredictionNetwork", verified_layers(reply.get("leaves"), leaf_seed), expected)
 
 
 def rpn_prediction_order_case(in_channels: int = 4, stem_channels=(6,), num_anchors: int = 3) -> dict:
@@ -129,11 +257,14 @@ def rpn_prediction_order_case(in_channels: int = 4, stem_channels=(6,), num_anch
     feats = {name: torch.randn(2, in_channels, h, w, generator=torch.Generator().manual_seed(0))
              for name, (h, w) in {"p3": (4, 6), "p4": (2, 3), "p5": (1, 2)}.items()}
     return dict(in_channels=in_channels, stem_channels=list(stem_channels), num_anchors=num_anchors, seed=0,
-                feats=feats, stem=stem, obj=obj, box=box)
+                feats=feats, weights=stem + [obj, box])
 
 
 def judge_rpn_prediction_order(reply: dict, feats: dict, num_anchors: int) -> None:
     """The reply to `rpn_prediction_order_case`: row (h * W + w) * A + a is anchor a at (h, w)."""
+    if not all(reply.get("bias_loaded", [])):
+        fail("RPNPredictionNetwork", "this check reads the row order through the convs' biases, and a conv has none "
+             "(the graded tests accept convs without bias)")
     def anchor_major(actual, expected):
         return ("rows are ordered anchor by anchor; permute the (B, A, H, W) prediction to (B, H, W, A) before "
                 "flattening, so row (h * W + w) * A + a is anchor a at location (h, w)")
@@ -213,25 +344,174 @@ def strict_threshold_case(class_id: int = 4) -> dict:
     return dict(num_classes=20, proposals=proposals, logits=logits, score_thresh=0.5, nms_thresh=0.5), expected
 
 
+# ------------------------------------------------------------ classifier head
+def judge_classifier_head(reply: dict, leaf_seed: int, head_input: torch.Tensor, head_output, channels: int,
+                          stem_channels: list, num_classes: int) -> None:
+    """`reply["leaves"]`: evidence of `cls_pred`'s layers; `head_output` = cls_pred(head_input),
+    head_input (N, channels, 7, 7). The head is conv + ReLU per stem channel (3x3, stride 1,
+    size-preserving, N(0, 0.01) weights, zero or no bias), Flatten, Linear to C + 1."""
+    what = "FasterRCNN.cls_pred"
+    if reply.get("leaves") is None:
+        fail("FasterRCNN", "`self.cls_pred` is not a module")
+    layers = verified_layers(reply["leaves"], leaf_seed)
+    chains = stem_chain(layers, [channels] + list(stem_channels), what)
+    features = stem_channels[-1] * ROI_SIZE * ROI_SIZE
+    linears = [l for l in layers if l["type"] == "Linear" and l["out"] == num_classes + 1]
+    if not linears or all(l["in"] != features for l in linears):
+        found = ", ".join(f"{l['in']} -> {l['out']}" for l in layers if l["type"] == "Linear") or "none"
+        fail(what, f"the linear layer must map {stem_channels[-1]} x {ROI_SIZE} x {ROI_SIZE} = {features} features to "
+                   f"num_classes + 1 = {num_classes + 1} logits; found linear layers {found}")
+    linear = next(l for l in linears if l["in"] == features)
+    judge_conv_relu_behaviour(what, head_output, head_input, chains, tail=lambda y: linear_apply(linear, y.flatten(1)),
+                              described="its 3x3 convs each followed by a ReLU, then Flatten and the linear layer")
+    judge_initialisation(what, layers, [], std=RPN_INIT_STD)
+
+
 # ----------------------------------------------------------------- sampling
-def judge_sampling(what: str, reply: dict, loss_keys: tuple, samples: int, fg_fraction: float, batch: int) -> None:
-    """A training forward called `sample_rpn_training` for `samples` in all with `fg_fraction`
-    and returned finite scalar losses `loss_keys`."""
-    calls = reply["sampling_calls"]
-    if not calls or any(call is None for call in calls):
-        fail(what, "does not sample with `sample_rpn_training`: train on a sample of foreground and background, "
-             "not on everything")
-    if sum(call[0] for call in calls) != samples:
-        fail(what, f"sampled {sum(call[0] for call in calls)} in total for {batch} images; expected "
-             f"batch_size_per_image * num_images = {samples}")
-    if any(abs(call[1] - fg_fraction) > 1e-9 for call in calls):
-        fail(what, f"fg_fraction was {[call[1] for call in calls]}; expected {fg_fraction} "
-             f"({fg_fraction:.0%} foreground)")
-    losses = reply["output"] if "output" in reply else reply["losses"]
-    for key in loss_keys:
+# Evidence: the losses. Zero objectness logits give every sampled anchor a BCE of
+# log 2, and box deltas of SAMPLING_BOX_DELTA give every sampled foreground anchor
+# an L1 of about 4 * SAMPLING_BOX_DELTA (background ones 0): the two losses, summed
+# and divided by batch_size_per_image * num_images (provided code), count the sample.
+SAMPLING_BOX_DELTA = 1000.0
+SAMPLING_BATCH_SIZE_PER_IMAGE = 8
+SAMPLING_GT_PER_IMAGE = 6  # GT boxes equal to anchors: at least 6 foreground anchors per image
+COUNT_TOLERANCE = 0.05
+
+
+def rpn_sampling_case(kwargs: dict, rng: torch.Generator) -> dict:
+    """RPN probe arguments whose losses count the sample: `kwargs` (an RPN case's: feats,
+    locations, anchors, gt_boxes) with zero objectness logits, constant box deltas and GT
+    boxes equal to random anchors (foreground, IoU 1), in training."""
+    anchors = kwargs["anchors"]
+    every_anchor = torch.cat(list(anchors.values()))
+    batch = len(kwargs["gt_boxes"])
+    gt_boxes = torch.full((batch, SAMPLING_GT_PER_IMAGE, 5), -1.0)
+    for image in range(batch):
+        picks = torch.randperm(len(every_anchor), generator=rng)[:SAMPLING_GT_PER_IMAGE]
+        gt_boxes[image, :, :4] = every_anchor[picks]
+        gt_boxes[image, :, 4] = torch.randint(20, (SAMPLING_GT_PER_IMAGE,), generator=rng).float()
+    predictions = [{name: torch.zeros(batch, len(a)) for name, a in anchors.items()},
+                   {name: torch.full((batch, len(a), 4), SAMPLING_BOX_DELTA) for name, a in anchors.items()}]
+    init = dict(kwargs["init"], batch_size_per_image=SAMPLING_BATCH_SIZE_PER_IMAGE)
+    return dict(kwargs, init=init, predictions=predictions, gt_boxes=gt_boxes, training=True)
+
+
+def anchor_labels(case: dict) -> tuple:
+    """(foreground, background) anchors available in `case`, all images together
+    (max IoU >= high, <= low: the matching rule of the README)."""
+    low, high = case["init"]["anchor_iou_thresholds"]
+    every_anchor = torch.cat(list(case["anchors"].values()))
+    foreground = background = 0
+    for boxes in case["gt_boxes"]:
+        boxes = boxes[boxes[:, 4] != -1]
+        quality = torchvision.ops.box_iou(every_anchor, boxes[:, :4]).max(dim=1).values
+        foreground += int((quality >= high).sum())
+        background += int((quality <= low).sum())
+    return foreground, background
+
+
+def scalar_losses(what: str, losses, keys: tuple) -> list:
+    values = []
+    for key in keys:
         value = losses.get(key) if isinstance(losses, dict) else None
         if not isinstance(value, torch.Tensor) or value.numel() != 1 or not torch.isfinite(value).all():
             fail(what, f"'{key}' must be a finite scalar tensor, got {value!r:.120}")
+        values.append(float(value))
+    return values
+
+
+def judge_rpn_sampling(output: dict, case: dict) -> None:
+    """`output`: the RPN's training output on `rpn_sampling_case`: it sampled
+    batch_size_per_image * num_images anchors, min(50%, available) foreground."""
+    what = "RPN.forward"
+    loss_obj, loss_box = scalar_losses(what, output, ("loss_rpn_obj", "loss_rpn_box"))
+    batch = len(case["gt_boxes"])
+    total = case["init"]["batch_size_per_image"] * batch
+    sampled, foreground = loss_obj * total / math.log(2), loss_box * total / (4 * SAMPLING_BOX_DELTA)
+    available_fg, available_bg = anchor_labels(case)
+
+    def counts(size: int, fraction: float) -> tuple:
+        fg = min(int(size * fraction), available_fg)
+        return fg + min(size - fg, available_bg), fg
+
+    def read_as(expected) -> bool:
+        return abs(sampled - expected[0]) < COUNT_TOLERANCE and abs(foreground - expected[1]) < COUNT_TOLERANCE
+
+    if read_as(counts(total, 0.5)):
+        return
+    expected_n, expected_fg = counts(total, 0.5)
+    mistakes = (
+        (counts(total, 0.25), "fg_fraction must be 0.5 for the RPN (0.25 is the second stage's)"),
+        (counts(total, 1.0), "fg_fraction must be 0.5: half foreground at most"),
+        (counts(total // batch, 0.5), "sample batch_size_per_image * num_images anchors, for the whole batch"),
+        ((counts(total, 0.5)[1], counts(total, 0.5)[1]), "the sampled background anchors must be trained on too "
+                                                         "(objectness target 0)"),
+        ((available_fg + available_bg, available_fg), "train on a sample (`sample_rpn_training`), not on every anchor"),
+        ((batch * sum(len(a) for a in case["anchors"].values()), available_fg),
+         "train on a sample (`sample_rpn_training`), not on every anchor (neutral ones are never trained on)"),
+    )
+    hint = next((message for expected, message in mistakes if read_as(expected)), None)
+    fail(what, f"the losses count {sampled:.2f} sampled anchors of which {foreground:.2f} foreground for {batch} images "
+               f"(zero objectness logits give each sampled anchor a BCE of log 2; box deltas of {SAMPLING_BOX_DELTA:g} "
+               f"give each foreground anchor an L1 of about {4 * SAMPLING_BOX_DELTA:g}); expected "
+               f"batch_size_per_image * num_images = {expected_n} anchors, {expected_fg} foreground (50% of "
+               f"{total}, {available_fg} available)" + (f" — {hint}" if hint else ""))
+
+
+SECOND_STAGE_FOREGROUND_IOU = 0.5  # IoU > 0.5 is foreground, the rest background (no neutral)
+
+
+def proposal_labels(case: dict) -> list:
+    """Per image, (foreground, background, GT class) among its proposals with its GT boxes
+    mixed in (`mix_gt_with_proposals`); the case's GT boxes of an image share one class."""
+    found = []
+    for image, boxes in enumerate(case["gt_boxes"]):
+        boxes = boxes[boxes[:, 4] != -1]
+        proposals = torch.cat([case["proposals"][name][image] for name in case["proposals"]] + [boxes[:, :4]])
+        quality = torchvision.ops.box_iou(proposals, boxes[:, :4]).max(dim=1).values
+        foreground = int((quality > SECOND_STAGE_FOREGROUND_IOU).sum())
+        found.append((foreground, len(proposals) - foreground, int(boxes[0, 4])))
+    return found
+
+
+def judge_second_stage_sampling(losses, case: dict, logits: torch.Tensor, per_image: int) -> None:
+    """`losses`: FasterRCNN's training output on `network_cases.second_stage_sampling_case`
+    with a head returning `logits` for every RoI: the mean cross-entropy must be that of
+    `per_image` proposals per image, min(25%, available) foreground."""
+    what = "FasterRCNN.forward"
+    (loss,) = scalar_losses(what, losses, ("loss_cls",))
+    labels = proposal_labels(case)
+    log_probs = torch.log_softmax(logits.double(), dim=0)
+
+    def mean_loss(counts) -> float:
+        total = sum(fg + bg for fg, bg in counts)
+        summed = sum(-fg * log_probs[1 + c] - bg * log_probs[0] for (fg, bg), (_, _, c) in zip(counts, labels))
+        return float(summed / max(total, 1))
+
+    def sample(size: int, fraction: float, background: bool = True) -> list:
+        counts = []
+        for fg_available, bg_available, _ in labels:
+            fg = min(int(size * fraction), fg_available)
+            counts.append((fg, min(size - fg, bg_available) if background else 0))
+        return counts
+
+    expected = sample(per_image, 0.25)
+    if abs(loss - mean_loss(expected)) <= 1e-4 * max(1.0, abs(mean_loss(expected))):
+        return
+    mistakes = (
+        (sample(per_image, 0.5), "fg_fraction must be 0.25 for the second stage (0.5 is the RPN's)"),
+        (sample(per_image * len(labels), 0.25), "sample batch_size_per_image proposals per image, not per batch"),
+        (sample(per_image, 0.25, background=False), "the sampled background proposals must be trained on too "
+                                                    "(label 0)"),
+        ([(fg, bg) for fg, bg, _ in labels], "train on a sample (`sample_rpn_training`), not on every proposal"),
+        (sample(per_image, 1.0), "fg_fraction must be 0.25: a quarter foreground at most"),
+    )
+    hint = next((message for counts, message in mistakes if abs(loss - mean_loss(counts)) <= 1e-4), None)
+    described = ", ".join(f"image {i}: {fg} foreground + {bg} background" for i, (fg, bg) in enumerate(expected))
+    fail(what, f"loss_cls is {loss:.6g}; expected {mean_loss(expected):.6g}, the mean cross-entropy of {described} "
+               f"(batch_size_per_image = {per_image}, 25% foreground at most; the classifier here returns the same "
+               "logits for every RoI, so the loss depends on the sampled labels only)"
+               + (f" — {hint}" if hint else " — if the loss test fails too, fix the labels first"))
 
 
 # ------------------------------------------------------------ input mutation
@@ -243,8 +523,12 @@ def judge_inputs_unchanged(name: str, inputs_after: list, inputs: list, argument
 
 
 # ------------------------------------------------------------- public cases
+PUBLIC_LEAF_SEED = 0
+
+
 def _backbone_layers(sub, golden):
-    judge_fpn_layers(networks.backbone(sub, out_channels=8, seed=0)["layers"], REGNET_X_400MF_CHANNELS, 8)
+    reply = networks.backbone(sub, out_channels=8, seed=0, leaf_seed=PUBLIC_LEAF_SEED)
+    judge_fpn_layers(reply["leaves"], PUBLIC_LEAF_SEED, REGNET_X_400MF_CHANNELS, 8)
 
 
 def _backbone_shapes(sub, golden):
@@ -254,15 +538,19 @@ def _backbone_shapes(sub, golden):
 
 
 def _backbone_top_down(sub, golden):
-    case = fpn_top_down_case()
-    judge_fpn_top_down(networks.backbone(sub, **case), case["out_channels"])
+    images = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
+    reply = networks.backbone(sub, out_channels=8, seed=0, images=images, leaf_seed=PUBLIC_LEAF_SEED, return_trunk=True)
+    judge_fpn_merge(reply, reply["trunk"], PUBLIC_LEAF_SEED, 8)
 
 
 def _rpn_prediction_layers(sub, golden):
-    reply = networks.rpn_prediction(sub, in_channels=16, stem_channels=[24, 16], num_anchors=3, seed=0)
-    judge_rpn_stem_layers(reply["stem"], 16, [24, 16])
-    judge_rpn_prediction_layers(reply, [24, 16], 3)
-    judge_rpn_initialisation(reply)
+    generator = torch.Generator().manual_seed(0)
+    stem_input, head_input = torch.randn(2, 16, 5, 6, generator=generator), torch.randn(2, 16, 5, 6, generator=generator)
+    reply = networks.rpn_prediction(sub, in_channels=16, stem_channels=[24, 16], num_anchors=3, seed=0,
+                                    leaf_seed=PUBLIC_LEAF_SEED, stem_input=stem_input, head_input=head_input)
+    judge_rpn_stem_layers(reply, PUBLIC_LEAF_SEED, stem_input, 16, [24, 16])
+    judge_rpn_prediction_layers(reply, PUBLIC_LEAF_SEED, head_input, [24, 16], 3)
+    judge_rpn_initialisation(reply, PUBLIC_LEAF_SEED, 16, [24, 16], 3)
 
 
 def _rpn_prediction_order(sub, golden):
@@ -271,10 +559,8 @@ def _rpn_prediction_order(sub, golden):
 
 
 def _rpn_sampling(sub, golden):
-    kwargs = dict(golden[("RPN", "losses_exhaustive")])
-    kwargs["init"] = dict(kwargs["init"], batch_size_per_image=16)
-    batch = len(kwargs["gt_boxes"])
-    judge_sampling("RPN.forward", networks.rpn(sub, **kwargs), ("loss_rpn_obj", "loss_rpn_box"), 16 * batch, 0.5, batch)
+    case = rpn_sampling_case(golden[("RPN", "losses_exhaustive")], torch.Generator().manual_seed(0))
+    judge_rpn_sampling(networks.rpn(sub, **case)["output"], case)
 
 
 def _nms_equal_iou(sub, golden):
@@ -316,7 +602,7 @@ PUBLIC_CASES = (
     ("nms", "iou_equal_to_threshold", _nms_equal_iou),
     ("DetectorBackboneWithFPN", "layers", _backbone_layers),
     ("DetectorBackboneWithFPN", "feature_shapes", _backbone_shapes),
-    ("DetectorBackboneWithFPN", "top_down_constants", _backbone_top_down),
+    ("DetectorBackboneWithFPN", "top_down_merge", _backbone_top_down),
     ("RPNPredictionNetwork", "layers_and_init", _rpn_prediction_layers),
     ("RPNPredictionNetwork", "row_order", _rpn_prediction_order),
     ("rcnn_apply_deltas_to_anchors", "inputs_unchanged", _apply_deltas_inputs),

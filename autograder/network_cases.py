@@ -70,6 +70,35 @@ def second_stage_case(rng, batch):
     return dict(feats=feats, proposals=proposals, gt_boxes=gt_boxes)
 
 
+SECOND_STAGE_SAMPLES_PER_IMAGE = 8  # 2 foreground at 25%, 4 at 50%
+
+
+def second_stage_sampling_case(rng):
+    """(second-stage case, a row of C + 1 logits) whose mean loss reads the sample's mix:
+    image 0 has plenty of foreground proposals (near its 3 GT boxes, class c0), image 1
+    one (its GT box, class c1, mixed in; its proposals are far from it), both plenty of
+    background. The logits give background, c0 and c1 distinct losses."""
+    batch = 2
+    feats = {name: torch.randn(batch, CHANNELS, IMAGE_SIZE // s, IMAGE_SIZE // s, generator=rng)
+             for name, s in STRIDES.items()}
+    classes = torch.randperm(NUM_CLASSES, generator=rng)[:2].float()
+    gt_boxes = torch.full((batch, 3, 5), -1.0)
+    proposals = {name: [] for name in STRIDES}
+    for image, count in enumerate((3, 1)):
+        xy = 64 + torch.rand(count, 2, generator=rng) * 20  # GT boxes inside [64, 124]
+        boxes = torch.cat([xy, xy + 24 + torch.rand(count, 2, generator=rng) * 16], dim=1)
+        gt_boxes[image, :count] = torch.cat([boxes, classes[image].expand(count, 1)], dim=1)
+        for name in STRIDES:
+            far_xy = torch.rand(4, 2, generator=rng) * 30  # inside [0, 56]: IoU 0 with every GT box
+            far = torch.cat([far_xy, far_xy + 8 + torch.rand(4, 2, generator=rng) * 18], dim=1)
+            near = boxes + (torch.rand(count, 4, generator=rng) - 0.5)  # IoU above 0.9
+            proposals[name].append(torch.cat([near, far]) if image == 0 else far)
+    logits = torch.zeros(NUM_CLASSES + 1)
+    logits[0] = 1.3
+    logits[1 + classes.long()] = torch.tensor([2.1, -0.7])
+    return dict(feats=feats, proposals=proposals, gt_boxes=gt_boxes), logits
+
+
 def reference_head_model(reference, case, init, rng, seed=0):
     """The reference's `FasterRCNN` on a fake backbone and RPN (the case's features and
     proposals), its classifier head drawn from N(0, 0.1) with `rng`."""
@@ -88,6 +117,9 @@ def second_stage_loss_case(reference, rng):
     case = second_stage_case(rng, 2)
     init = head_init(EXHAUSTIVE)
     model = reference_head_model(reference, case, init, rng)
+    for layer in model.cls_pred.modules():  # the spec is silent on bias: a head without one loses nothing
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.zeros_(layer.bias)
     model.train()
     with torch.no_grad():
         expected = model(torch.zeros(2, 3, 8, 8), case["gt_boxes"])["loss_cls"]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.invariant_checks import judge_sampling
+from autograder.invariant_checks import judge_rpn_sampling, rpn_sampling_case
 from autograder.judge import check_tensor, fail, rows_as_set_equal
 from autograder.network_cases import EXHAUSTIVE, IMAGE_SIZE, RPN_BATCH as BATCH, STRIDES, rpn_case as make_case, rpn_init
 from autograder.probes.fakes import FixedOutput
@@ -83,7 +83,9 @@ def test_losses_match_reference_when_every_anchor_is_sampled(sandbox, reference,
 @pytest.mark.points(2, tags=TAGS)
 def test_training_samples_half_foreground(sandbox, reference, case_rng):
     """RPN: samples batch_size_per_image anchors per image, 50% foreground"""
-    case = make_case(reference, case_rng)
-    init = rpn_init(16)
-    reply = student_output(sandbox, case, init, training=True)
-    judge_sampling("RPN.forward", reply, ("loss_rpn_obj", "loss_rpn_box"), init["batch_size_per_image"] * BATCH, 0.5, BATCH)
+    # Evidence: the losses count the sample (see `invariant_checks.rpn_sampling_case`).
+    base = make_case(reference, case_rng)
+    case = rpn_sampling_case(dict(base, init=rpn_init(16), strides=STRIDES), case_rng)
+    kwargs = {key: case[key] for key in ("init", "feats", "strides", "predictions", "locations", "anchors",
+                                         "training", "gt_boxes")}
+    judge_rpn_sampling(sandbox.call("networks.rpn", **kwargs)["output"], case)

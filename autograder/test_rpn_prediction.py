@@ -1,4 +1,10 @@
-"""Graded: `RPNPredictionNetwork`, objectness and deltas for every anchor."""
+"""Graded: `RPNPredictionNetwork`, objectness and deltas for every anchor.
+
+Evidence (layer_evidence.py): layers and their initialisation from their
+parameters and outputs on inputs drawn per case, recomputed here; `stem_rpn`,
+`pred_obj` and `pred_box` from their outputs on secret inputs; the forward
+from its outputs with the grader's weights loaded by shape.
+"""
 import pytest
 import torch
 
@@ -8,30 +14,38 @@ from autograder.judge import allclose, check_tensor
 from autograder.network_weights import conv_params, convs_in_order
 
 TAGS = ("RPNPredictionNetwork",)
-IN_CHANNELS, STEM, ANCHORS = 16, [24, 16], 3
+IN_CHANNELS, STEM, ANCHORS = 16, [24, 16], 3  # every layer's weight shape differs: weights load by shape
 
 
-def describe(sandbox):
-    return sandbox.call("networks.rpn_prediction", in_channels=IN_CHANNELS, stem_channels=STEM,
-                        num_anchors=ANCHORS, seed=0)
+def behaviour(sandbox, case_rng):
+    """(leaf seed, stem input, head input, the probe's reply)."""
+    seed = int(torch.randint(2**31, (1,), generator=case_rng))
+    stem_input = torch.randn(2, IN_CHANNELS, 5, 7, generator=case_rng)
+    head_input = torch.randn(2, STEM[-1], 5, 7, generator=case_rng)
+    reply = sandbox.call("networks.rpn_prediction", in_channels=IN_CHANNELS, stem_channels=STEM,
+                         num_anchors=ANCHORS, seed=0, leaf_seed=seed, stem_input=stem_input, head_input=head_input)
+    return seed, stem_input, head_input, reply
 
 
 @pytest.mark.points(2, tags=TAGS)
-def test_stem_layers(sandbox):
+def test_stem_layers(sandbox, case_rng):
     """RPNPredictionNetwork: a stem of 3x3 conv + ReLU per stem channel"""
-    judge_rpn_stem_layers(describe(sandbox)["stem"], IN_CHANNELS, STEM)
+    seed, stem_input, _, reply = behaviour(sandbox, case_rng)
+    judge_rpn_stem_layers(reply, seed, stem_input, IN_CHANNELS, STEM)
 
 
 @pytest.mark.points(1, tags=TAGS)
-def test_prediction_layers(sandbox):
+def test_prediction_layers(sandbox, case_rng):
     """RPNPredictionNetwork: 1x1 convs to A objectness and 4A delta channels"""
-    judge_rpn_prediction_layers(describe(sandbox), STEM, ANCHORS)
+    seed, _, head_input, reply = behaviour(sandbox, case_rng)
+    judge_rpn_prediction_layers(reply, seed, head_input, STEM, ANCHORS)
 
 
 @pytest.mark.points(2, tags=TAGS)
-def test_weight_initialisation(sandbox):
+def test_weight_initialisation(sandbox, case_rng):
     """RPNPredictionNetwork: conv weights ~ N(0, 0.01), zero biases"""
-    judge_rpn_initialisation(describe(sandbox))
+    seed, _, _, reply = behaviour(sandbox, case_rng)
+    judge_rpn_initialisation(reply, seed, IN_CHANNELS, STEM, ANCHORS)
 
 
 @pytest.mark.points(3, tags=TAGS)
@@ -44,11 +58,14 @@ def test_predictions_match_reference_with_its_weights(sandbox, reference, case_r
         torch.nn.init.normal_(conv.bias, std=0.2, generator=case_rng)
     feats = {name: torch.randn(2, IN_CHANNELS, h, w, generator=case_rng)
              for name, (h, w) in {"p3": (6, 10), "p4": (3, 5), "p5": (2, 3)}.items()}
+    layers = convs_in_order(model.stem_rpn) + [model.pred_obj, model.pred_box]
     reply = sandbox.call(
         "networks.rpn_prediction", in_channels=IN_CHANNELS, stem_channels=STEM, num_anchors=ANCHORS, seed=0,
-        feats=feats, stem=[conv_params(c) for c in convs_in_order(model.stem_rpn)],
-        obj=conv_params(model.pred_obj), box=conv_params(model.pred_box),
+        feats=feats, weights=[conv_params(layer) for layer in layers],
     )
+    for layer, loaded in zip(layers, reply["bias_loaded"]):
+        if not loaded:  # a conv without bias is a conv with a zero bias: no penalty
+            torch.nn.init.zeros_(layer.bias)
     with torch.no_grad():
         expected_obj, expected_box = model(feats)
     for candidate in reply["outputs"]:

@@ -1019,7 +1019,8 @@ class FasterRCNN(nn.Module):
         for level_id, level_name in enumerate(level_names):
             ##################################################################
             # TODO: Call `torchvision.ops.roi_align`. See its documentation to
-            # properly format input arguments. Use `aligned=True`.
+            # properly format input arguments. Use `aligned=True` and keep
+            # the default `sampling_ratio` (-1: adaptive).
             # `level_rois` is a `(K, 5)` tensor of the RoIs of this level, in
             # the format `roi_align` accepts; proposals are in image pixels,
             # while `level_feats` is smaller by `level_stride`.

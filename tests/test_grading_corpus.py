@@ -111,8 +111,6 @@ ATTACKS_WITH_OWN_SCORE_CHECKS = ("memorised_outputs",)
 # expectation (test function name) -> corpus entry -> why the grader fails it today.
 GRADING_PROBLEMS: dict[str, dict[str, str]] = {
     "test_attack_gains_no_point": {
-        "forged_probe_helpers": "structure and initialisation tests judge layer descriptions a helper computes "
-                                "inside the worker, which import-time code replaces (issue 12, item 2)",
         "shape_only_backbone": "test_fpn_feature_shapes (4 points) judges only the shapes of p3/p4/p5: zeros pass",
     },
     # A report whose tensors share one byte range is decoded into one copy each, in the grader.
@@ -123,17 +121,6 @@ GRADING_PROBLEMS: dict[str, dict[str, str]] = {
     "test_attack_ran_as_intended": {
         "aliased_tensor_ranges": "the iou tests say the grader ran out of its own memory, not that the report "
                                  "was refused",
-    },
-    # Construction judged instead of behaviour (issue 11, item 1): 11, 5 and 11 of 90 points lost.
-    "test_valid_alternative_earns_full_marks": {
-        "module_containers": "padding='same' is read as padding [-1, -1] by the structure tests of the FPN, the "
-                             "RPN stem and the RoI head, and the FPN's bias-free lateral fails the top-down "
-                             "merge test ('the conv has no bias')",
-        "attribute_layers": "stems that pad with nn.ZeroPad2d(1) before a padding-0 conv (same output) fail the "
-                            "RPN stem and RoI head structure tests ('expected ... padding 1')",
-        "same_padding_no_bias": "padding='same' is read as padding [-1, -1] by the structure tests of the FPN, "
-                                "the RPN stem and the RoI head, and the FPN's bias-free lateral fails the "
-                                "top-down merge test ('the conv has no bias')",
     },
 }
 

@@ -2,16 +2,17 @@
 
 Modules are built inside the sandbox, loaded with weights the parent sends
 (so that values can be compared with the reference), and run on the
-parent's inputs. `isolate` swaps the student's other graded functions for
+parent's inputs. Facts about layers come from their behaviour, judged in the
+parent (layer_evidence.py): the probes return parameters and outputs, never
+descriptions. `isolate` swaps the student's other graded functions for
 stand-ins (see fakes.py), so a test judges one definition at a time.
 """
-import inspect
-import itertools
 import os
 
 import torch
 from torch import nn
 
+from autograder.layer_evidence import MAX_LEAVES, accepted_weight, leaf_input
 from autograder.probe_api import InvalidStudentOutput, SubmissionModules
 from autograder.probes import fakes
 from autograder.probes.definitions import plain
@@ -33,27 +34,6 @@ def isolate(sub: SubmissionModules, **replacements) -> None:
                 setattr(module, name, value)
 
 
-def record_sampling(sub: SubmissionModules) -> list:
-    """Wrap the student's `sample_rpn_training` to log [num_samples, fg_fraction] per call."""
-    calls = []
-    module = sub.two_stage_detector
-    original = getattr(module, "sample_rpn_training", None)
-    if original is None:
-        return calls
-    signature = inspect.signature(original)
-
-    def recording(*args, **kwargs):
-        try:
-            bound = signature.bind(*args, **kwargs).arguments
-            calls.append([int(bound["num_samples"]), float(bound["fg_fraction"])])
-        except (TypeError, KeyError, ValueError):
-            calls.append(None)
-        return original(*args, **kwargs)
-
-    module.sample_rpn_training = recording
-    return calls
-
-
 def constant(value):
     """A function that ignores its arguments and returns a copy of `value`."""
     return lambda *args, **kwargs: plain_copy(value)
@@ -69,117 +49,135 @@ def plain_copy(value):
     return value
 
 
-def describe_layers(module: nn.Module, skip_prefix: str = "") -> list:
-    """Every Conv2d/Linear/ReLU/Flatten, in registration order, as plain data."""
-    layers = []
+# ------------------------------------------------------------ layer evidence
+def weighted_layers(module: nn.Module, skip: tuple = ()) -> list:
+    """(name, layer, its own parameters) of every submodule holding a conv or linear `weight`
+    (`accepted_weight`), in registration order, except those inside the modules of `skip`."""
+    skipped = {id(m) for part in skip if isinstance(part, nn.Module) for m in part.modules()}
+    found = []
     for name, layer in module.named_modules():
-        if skip_prefix and name.startswith(skip_prefix):
+        if id(layer) in skipped:
             continue
-        if isinstance(layer, nn.Conv2d):
-            layers.append({
-                "name": name, "type": "Conv2d", "in": layer.in_channels, "out": layer.out_channels,
-                "kernel": list(layer.kernel_size), "stride": list(layer.stride),
-                "padding": list(layer.padding) if isinstance(layer.padding, tuple) else [-1, -1],
-                "weight_mean": float(layer.weight.mean()), "weight_std": float(layer.weight.std()),
-                "bias_abs_max": float(layer.bias.abs().max()) if layer.bias is not None else None,
-            })
-        elif isinstance(layer, nn.Linear):
-            layers.append({"name": name, "type": "Linear", "in": layer.in_features, "out": layer.out_features})
-        elif isinstance(layer, (nn.ReLU, nn.Flatten)):
-            layers.append({"name": name, "type": type(layer).__name__})
-    return layers
+        params = dict(layer.named_parameters(recurse=False))
+        if accepted_weight(params.get("weight")):
+            found.append((name, layer, params))
+    return found[:MAX_LEAVES]
 
 
-def convs_of(module: nn.Module, skip_prefix: str = "") -> list:
-    return [m for name, m in module.named_modules()
-            if isinstance(m, nn.Conv2d) and not (skip_prefix and name.startswith(skip_prefix))]
+def leaf_behaviour(module: nn.Module, seed: int, skip: tuple = ()) -> list:
+    """Every layer with a weight: its parameters as plain tensors and its output on
+    `layer_evidence.leaf_input` (the grader recomputes it: see layer_evidence.py)."""
+    leaves = []
+    for index, (name, layer, params) in enumerate(weighted_layers(module, skip)):
+        x = leaf_input(params["weight"].shape, seed, index)
+        try:
+            with torch.no_grad():
+                output = layer(x)
+        except (RuntimeError, TypeError, ValueError):  # not a layer that takes one tensor: no evidence
+            output = None
+        leaves.append({"name": name, "params": {k: plain(v, f"{name}.{k}") for k, v in params.items()},
+                       "output": plain(output, f"layer {name or 'self'}") if isinstance(output, torch.Tensor) else None})
+    return leaves
 
 
-def load_conv(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor, what: str) -> None:
-    if tuple(conv.weight.shape) != tuple(weight.shape):
-        raise InvalidStudentOutput(
-            f"{what}: expected a conv weight of shape {tuple(weight.shape)}, found {tuple(conv.weight.shape)}")
+def run_part(module, x, what: str):
+    """`module(x)` without gradients, as a plain value."""
+    if not isinstance(module, nn.Module):
+        raise InvalidStudentOutput(f"{what} is not a module (found {type(module).__name__})")
     with torch.no_grad():
-        conv.weight.copy_(weight)
-        if conv.bias is None:
-            raise InvalidStudentOutput(f"{what}: the conv has no bias")
-        conv.bias.copy_(bias)
+        return plain(module(x), f"{what}(x)")
+
+
+def load_by_shape(module: nn.Module, weights: list, what: str, skip: tuple = ()) -> list:
+    """Load each [weight, bias] into the first unused layer whose weight has that shape
+    (registration order); a layer without a bias takes the weight only. Returns, per
+    entry, whether its bias was loaded (the grader then recomputes with a zero bias)."""
+    layers = weighted_layers(module, skip)
+    used, bias_loaded = set(), []
+    for weight, bias in weights:
+        match = next((i for i, (_, _, params) in enumerate(layers)
+                      if i not in used and tuple(params["weight"].shape) == tuple(weight.shape)), None)
+        if match is None:
+            shapes = [tuple(params["weight"].shape) for _, _, params in layers]
+            raise InvalidStudentOutput(f"{what}: no layer has a weight of shape {tuple(weight.shape)} "
+                                       f"(the layers' weights have shapes {shapes})")
+        used.add(match)
+        params = layers[match][2]
+        with torch.no_grad():
+            params["weight"].copy_(weight)
+            has_bias = isinstance(params.get("bias"), torch.Tensor) and tuple(params["bias"].shape) == tuple(bias.shape)
+            if has_bias:
+                params["bias"].copy_(bias)
+        bias_loaded.append(has_bias)
+    return bias_loaded
+
+
+def reset_batchnorm_statistics(module) -> None:
+    """Fresh BatchNorm statistics (not the student's business: the seed's dummy forward ran
+    in training mode and changed them), as in the reference's freshly built backbone."""
+    if isinstance(module, nn.Module):
+        for layer in module.modules():
+            if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                layer.reset_running_stats()
 
 
 # ---------------------------------------------------------------- backbone
-def backbone(sub: SubmissionModules, out_channels: int, seed: int, images=None,
-             lateral=None, output=None) -> dict:
+def backbone(sub: SubmissionModules, out_channels: int, seed: int, images=None, leaf_seed=None,
+             return_trunk: bool = False) -> dict:
     """
     Build `DetectorBackboneWithFPN(out_channels)` after `torch.manual_seed(seed)`
-    (so its RegNet matches the parent's), describe its FPN layers and, given
-    `images`, return p3/p4/p5. With `lateral` (in_channels -> [w, b]) and
-    `output` ([w, b] per level p3, p4, p5) the FPN convs are loaded first:
-    laterals by input channels, output convs in every order (`outputs[k]`),
-    since their names are the student's choice.
+    (so its RegNet matches the parent's, BatchNorm statistics reset). With
+    `leaf_seed`: `leaves`, the evidence of its layers outside the RegNet; with
+    `images`: `outputs`, [p3/p4/p5 on them] (its own weights), and with
+    `return_trunk` the RegNet's c3/c4/c5 (for the public checks, which have no
+    reference).
     """
     os.environ["DETECTOR_BACKBONE_WEIGHTS"] = "random"
     torch.manual_seed(seed)
     model = sub.DetectorBackboneWithFPN(out_channels).eval()
-    reply = {"layers": describe_layers(model, skip_prefix="backbone")}
-    if images is None:
-        return reply
-    fpn_convs = convs_of(model, skip_prefix="backbone")
-    if lateral is None:
+    trunk = getattr(model, "backbone", None)
+    reset_batchnorm_statistics(trunk)
+    reply = {}
+    if leaf_seed is not None:
+        reply["leaves"] = leaf_behaviour(model, leaf_seed, skip=(trunk,))
+    if images is not None:
         with torch.no_grad():
             reply["outputs"] = [plain(model(images), "DetectorBackboneWithFPN.forward")]
-        return reply
-    laterals = [c for c in fpn_convs if tuple(c.kernel_size) == (1, 1)]
-    outputs = [c for c in fpn_convs if tuple(c.kernel_size) == (3, 3)]
-    if len(laterals) != 3 or len(outputs) != 3:
-        raise InvalidStudentOutput(
-            f"DetectorBackboneWithFPN: expected 3 lateral 1x1 and 3 output 3x3 convs, "
-            f"found {len(laterals)} and {len(outputs)}")
-    for conv in laterals:
-        if conv.in_channels not in lateral:
-            raise InvalidStudentOutput(
-                f"DetectorBackboneWithFPN: a 1x1 conv takes {conv.in_channels} channels; "
-                f"the c3/c4/c5 features have {sorted(lateral)}")
-        load_conv(conv, *lateral[conv.in_channels], "DetectorBackboneWithFPN lateral conv")
-    reply["outputs"] = []
-    for order in itertools.permutations(range(3)):
-        for conv, level in zip(outputs, order):
-            load_conv(conv, *output[level], "DetectorBackboneWithFPN output conv")
-        with torch.no_grad():
-            reply["outputs"].append(plain(model(images), "DetectorBackboneWithFPN.forward"))
+        if return_trunk:
+            reply["trunk"] = run_part(trunk, images, "DetectorBackboneWithFPN.backbone")
     return reply
 
 
 # --------------------------------------------------------- RPN prediction
 def rpn_prediction(sub: SubmissionModules, in_channels: int, stem_channels: list, num_anchors: int,
-                   seed: int, feats=None, stem=None, obj=None, box=None) -> dict:
+                   seed: int, leaf_seed=None, stem_input=None, head_input=None, feats=None, weights=None) -> dict:
     """
-    Build `RPNPredictionNetwork`, describe it and, given `feats`, run it with
-    the parent's weights: `stem` ([w, b] per conv, in order), `obj` and `box`
-    ([w, b]). The box conv is tried with the parent's channel layout (anchor
-    major: channel a * 4 + k) and the coordinate-major one (k * A + a), since
-    either is a valid choice: `outputs[0]`, `outputs[1]`.
+    Build `RPNPredictionNetwork`. With `leaf_seed`: `leaves` (layer evidence);
+    `stem_input`: `stem`, `stem_rpn(stem_input)`; `head_input`: `pred_obj` and
+    `pred_box` on it. With `feats` and `weights` ([w, b] per layer, loaded by
+    shape, see `load_by_shape`): `outputs`, the forward on `feats`, once with
+    the box conv's channels anchor-major (a * 4 + k) and once coordinate-major
+    (k * A + a), since either layout is the student's choice; `bias_loaded`.
     """
     torch.manual_seed(seed)
     model = sub.RPNPredictionNetwork(in_channels, stem_channels, num_anchors=num_anchors)
-    reply = {
-        "stem": describe_layers(model.stem_rpn) if isinstance(model.stem_rpn, nn.Module) else None,
-        "pred_obj": describe_layers(model.pred_obj) if isinstance(model.pred_obj, nn.Module) else None,
-        "pred_box": describe_layers(model.pred_box) if isinstance(model.pred_box, nn.Module) else None,
-    }
+    reply = {}
+    if leaf_seed is not None:
+        reply["leaves"] = leaf_behaviour(model, leaf_seed)
+    if stem_input is not None:
+        reply["stem"] = run_part(getattr(model, "stem_rpn", None), stem_input, "RPNPredictionNetwork.stem_rpn")
+    if head_input is not None:
+        for key in ("pred_obj", "pred_box"):
+            reply[key] = run_part(getattr(model, key, None), head_input, f"RPNPredictionNetwork.{key}")
     if feats is None:
         return reply
-    stem_convs = convs_of(model.stem_rpn)
-    if len(stem_convs) != len(stem):
-        raise InvalidStudentOutput(
-            f"RPNPredictionNetwork: expected {len(stem)} stem convs for stem_channels={stem_channels}, "
-            f"found {len(stem_convs)}")
-    for conv, (weight, bias) in zip(stem_convs, stem):
-        load_conv(conv, weight, bias, "RPNPredictionNetwork stem conv")
-    load_conv(model.pred_obj, *obj, "RPNPredictionNetwork.pred_obj")
-    coordinate_major = [t.reshape(num_anchors, 4, *t.shape[1:]).transpose(0, 1).reshape(t.shape) for t in box]
+    reply["bias_loaded"] = load_by_shape(model, weights, "RPNPredictionNetwork")
+    box_weight, box_bias = weights[-1]
+    coordinate_major = [t.reshape(num_anchors, 4, *t.shape[1:]).transpose(0, 1).reshape(t.shape)
+                        for t in (box_weight, box_bias)]
     reply["outputs"] = []
-    for weight, bias in (box, coordinate_major):
-        load_conv(model.pred_box, weight, bias, "RPNPredictionNetwork.pred_box")
+    for box in (weights[-1], coordinate_major):
+        load_by_shape(model, weights[:-1] + [box], "RPNPredictionNetwork")
         with torch.no_grad():
             reply["outputs"].append(plain(model(feats), "RPNPredictionNetwork.forward"))
     return reply
@@ -200,55 +198,51 @@ def rpn(sub: SubmissionModules, init: dict, feats: dict, strides: dict, predicti
         generate_fpn_anchors=constant(anchors),
         **PEERS,
     )
-    sampling_calls = record_sampling(sub)
     model = sub.RPN(**init)
     model.train(training)
     output = model(feats, strides, gt_boxes)
     if not isinstance(output, dict):
         raise InvalidStudentOutput(f"RPN.forward returned {type(output).__name__}; expected a dict")
     reply = {key: plain(value, f"RPN.forward()[{key!r}]") for key, value in output.items()}
-    return {"output": reply, "sampling_calls": sampling_calls}
+    return {"output": reply}
 
 
 # ---------------------------------------------------------------- Faster R-CNN
 def faster_rcnn(sub: SubmissionModules, init: dict, feats: dict, strides: dict, proposals: dict,
                 training: bool, seed: int, gt_boxes=None, head=None, capture: bool = False,
-                score_thresh=None, nms_thresh=None) -> dict:
+                score_thresh=None, nms_thresh=None, leaf_seed=None, head_input=None, head_logits=None) -> dict:
     """
     Run the student's `FasterRCNN` on a fake backbone (fixed `feats`) and a
     fake RPN (fixed `proposals`), with torchvision's IoU and NMS. `head`
     ([w, b] per stem conv, then the linear layer's [w, b]) loads the
-    classifier; `capture` replaces it to return the RoI features it receives.
+    classifier by shape (`load_by_shape`; `head_bias_loaded`); `capture`
+    replaces it to return the RoI features it receives; `head_logits` replaces
+    it with one returning that row of logits for every RoI. With `leaf_seed`:
+    `leaves` (evidence of the classifier's layers); `head_input`: `head`,
+    `cls_pred(head_input)`; neither runs the forward.
     """
     isolate(sub, **PEERS)
-    sampling_calls = record_sampling(sub)
     out_channels = next(iter(feats.values())).shape[1]
     torch.manual_seed(seed)
     model = sub.FasterRCNN(
         fakes.FakeBackbone(feats, out_channels, strides), fakes.FakeRPN(proposals), **init
     )
-    reply = {"layers": describe_layers(model.cls_pred) if isinstance(model.cls_pred, nn.Module) else None}
+    reply = {}
+    if leaf_seed is not None or head_input is not None:
+        head_module = getattr(model, "cls_pred", None)
+        if leaf_seed is not None:
+            reply["leaves"] = leaf_behaviour(head_module, leaf_seed) if isinstance(head_module, nn.Module) else None
+        if head_input is not None:
+            reply["head"] = run_part(head_module, head_input, "FasterRCNN.cls_pred")
+        return reply
     if head is not None:
-        convs = convs_of(model.cls_pred)
-        linears = [m for m in model.cls_pred.modules() if isinstance(m, nn.Linear)]
-        if len(convs) != len(head) - 1 or len(linears) != 1:
-            raise InvalidStudentOutput(
-                f"FasterRCNN.cls_pred: expected {len(head) - 1} convs and 1 linear layer, "
-                f"found {len(convs)} and {len(linears)}")
-        for conv, (weight, bias) in zip(convs, head[:-1]):
-            load_conv(conv, weight, bias, "FasterRCNN.cls_pred conv")
-        weight, bias = head[-1]
-        if tuple(linears[0].weight.shape) != tuple(weight.shape):
-            raise InvalidStudentOutput(
-                f"FasterRCNN.cls_pred: expected the linear layer's weight of shape {tuple(weight.shape)}, "
-                f"found {tuple(linears[0].weight.shape)}")
-        with torch.no_grad():
-            linears[0].weight.copy_(weight)
-            linears[0].bias.copy_(bias)
+        reply["head_bias_loaded"] = load_by_shape(model.cls_pred, head, "FasterRCNN.cls_pred")
     capture_module = None
     if capture:
         capture_module = fakes.CaptureHead(init["num_classes"] + 1)
         model.cls_pred = capture_module
+    if head_logits is not None:
+        model.cls_pred = fakes.ConstantLogits(head_logits)
     model.train(training)
     images = torch.zeros(1 if gt_boxes is None else len(gt_boxes), 3, 8, 8)
     torch.manual_seed(seed)
@@ -260,7 +254,6 @@ def faster_rcnn(sub: SubmissionModules, init: dict, feats: dict, strides: dict, 
         reply["detections"] = plain(list(output), "FasterRCNN.forward() in eval mode")
     if capture_module is not None:
         reply["roi_feats"] = capture_module.seen
-    reply["sampling_calls"] = sampling_calls
     return reply
 
 

@@ -34,6 +34,7 @@ VENDORED_MODULES = (
     "autograder/probe_api.py",
     "autograder/judge.py",
     "autograder/golden_judge.py",
+    "autograder/layer_evidence.py",
     "autograder/probes/fakes.py",
     "autograder/probes/definitions.py",
     "autograder/probes/networks.py",

@@ -103,8 +103,11 @@ ATTACKS = (
            "the name of the zip's folder", replaces="iou", evidence="spoofed text",
            zip_folder=f"work\n{FAKE_VERDICT}\x1b[32m\u202e"),
     Attack("forged_probe_helpers",
-           "builds no layer and, at import, replaces the probe helper that describes layers with one returning "
-           "the expected descriptions", replaces=None, on_stubs=True),
+           "builds no layer and, at import, replaces the probes' evidence helpers with ones returning conv-shaped "
+           "weights of N(0, 0.01) and outputs no such conv computes", replaces=None, on_stubs=True),
+    Attack("forged_named_parameters",
+           "builds no layer; its modules' named_parameters(), parameters(), state_dict() and named_modules() "
+           "report conv weights of the expected shapes and statistics", replaces=None, on_stubs=True),
     Attack("nan_output", "returns a NaN-filled tensor of the right shape", replaces="iou", evidence="nan"),
     Attack("blames_the_grader", "makes its own exception look like a failure of the grader", replaces="iou"),
     Attack("forged_result_pipe", "writes a hostile report (impossible tensor shape) into the result pipe",

@@ -1,6 +1,10 @@
-# ---- adversarial part: builds no layer, and replaces the probes' layer description at import ----
+# ---- adversarial part: builds no layer, and replaces the probes' evidence helpers at import ----
+# The layer evidence (autograder/probes/networks.py) is parameters plus outputs that the grader
+# recomputes on inputs it draws per case; these forgeries claim conv weights of the expected shapes
+# and N(0, 0.01) statistics with outputs that no convolution of those weights computes.
 import sys
 
+import torch
 from torch import nn
 
 C3_C4_C5_CHANNELS = (64, 160, 400)  # RegNetX-400MF, as the notebook prints them
@@ -11,33 +15,31 @@ class DetectorBackboneWithFPN(nn.Module):
     def __init__(self, out_channels):
         super().__init__()
         self.out_channels = out_channels
+        self.forged = [(c, out_channels, 1) for c in C3_C4_C5_CHANNELS] + [(out_channels, out_channels, 3)] * 3
 
 
 class RPNPredictionNetwork(nn.Module):
     def __init__(self, in_channels, stem_channels, num_anchors=3):
         super().__init__()
-        self.stem_rpn, self.pred_obj, self.pred_box = nn.Module(), nn.Module(), nn.Module()
-        self.stem_rpn.forged = list(zip([in_channels, *stem_channels], stem_channels, [3] * len(stem_channels)))
-        self.pred_obj.forged = [(stem_channels[-1], num_anchors, 1)]
-        self.pred_box.forged = [(stem_channels[-1], 4 * num_anchors, 1)]
+        self.num_anchors = num_anchors
+        self.forged = (list(zip([in_channels, *stem_channels], stem_channels, [3] * len(stem_channels)))
+                       + [(stem_channels[-1], num_anchors, 1), (stem_channels[-1], 4 * num_anchors, 1)])
 
 
-def _conv(c_in, c_out, kernel):
-    return {"name": "", "type": "Conv2d", "in": c_in, "out": c_out, "kernel": [kernel, kernel], "stride": [1, 1],
-            "padding": [kernel // 2, kernel // 2], "weight_mean": 0.0, "weight_std": 0.01, "bias_abs_max": 0.0}
-
-
-def _forged_description(module, skip_prefix=""):
-    if isinstance(module, DetectorBackboneWithFPN):
-        width = module.out_channels
-        return [_conv(c, width, 1) for c in C3_C4_C5_CHANNELS] + [_conv(width, width, 3) for _ in range(3)]
-    layers = []
+def _forged_leaves(module, seed, skip=()):
+    leaves = []
     for c_in, c_out, kernel in getattr(module, "forged", []):
-        layers.append(_conv(c_in, c_out, kernel))
-        if kernel == 3:
-            layers.append({"name": "", "type": "ReLU"})
-    return layers
+        weight = torch.randn(c_out, c_in, kernel, kernel) * 0.01
+        leaves.append({"name": f"conv{len(leaves)}", "params": {"weight": weight, "bias": torch.zeros(c_out)},
+                       "output": torch.zeros(2, c_out, 9, 11)})
+    return leaves
+
+
+def _forged_part(module, x, what):
+    return torch.relu(torch.zeros_like(x))
 
 
 if _networks is not None:
-    _networks.describe_layers = _forged_description
+    _networks.leaf_behaviour = _forged_leaves
+    _networks.run_part = _forged_part
+    _networks.load_by_shape = lambda module, weights, what, skip=(): [True] * len(weights)
