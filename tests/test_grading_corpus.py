@@ -112,6 +112,10 @@ ATTACKS_WITH_OWN_SCORE_CHECKS = ("memorised_outputs",)
 GRADING_PROBLEMS: dict[str, dict[str, str]] = {
     "test_attack_gains_no_point": {
         "shape_only_backbone": "test_fpn_feature_shapes (4 points) judges only the shapes of p3/p4/p5: zeros pass",
+        "constant_rpn_losses": "RPN's sampling test expects the same losses on every case (log 2 and 2000: "
+                               "foreground is never scarce), so two constants earn its 2 points",
+        "memorised_fixed_cases": "three graded tests take fixed inputs (get_fpn_location_coords' dtype test, "
+                                 "generate_fpn_anchors' row-order and wide-anchor tests): memorised answers earn 3 points",
     },
     # A report whose tensors share one byte range is decoded into one copy each, in the grader.
     "test_attack_is_graded_to_completion": {

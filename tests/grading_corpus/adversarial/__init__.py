@@ -117,5 +117,10 @@ ATTACKS = (
            "(6.7 GB once decoded)", replaces="iou", evidence="could not read what your code returned"),
     Attack("shape_only_backbone", "builds no layer; its backbone returns zeros of the right shapes",
            replaces=None, on_stubs=True),
+    Attack("constant_rpn_losses", "an RPN whose training forward returns two constants (log 2 and 2000) "
+           "instead of sampling and computing losses", replaces=None, on_stubs=True),
+    Attack("memorised_fixed_cases", "answers the three graded tests with fixed inputs (locations' dtype, anchors' "
+           "row order and wide anchor) from memory, raises NotImplementedError on anything else",
+           replaces=None, on_stubs=True),
 )
 ATTACKS_BY_NAME = {attack.name: attack for attack in ATTACKS}
