@@ -126,6 +126,10 @@ GRADING_PROBLEMS: dict[str, dict[str, str]] = {
         "aliased_tensor_ranges": "the iou tests say the grader ran out of its own memory, not that the report "
                                  "was refused",
     },
+    "test_attack_text_cannot_forge_results_text": {
+        "spoofed_layer_name": "layer names reach the network tests' messages unescaped (layer_evidence.summary, "
+                              "geometry messages): a newline in one puts the fake verdict on a line of its own",
+    },
 }
 
 
