@@ -116,6 +116,8 @@ GRADING_PROBLEMS: dict[str, dict[str, str]] = {
                                "foreground is never scarce), so two constants earn its 2 points",
         "memorised_fixed_cases": "three graded tests take fixed inputs (get_fpn_location_coords' dtype test, "
                                  "generate_fpn_anchors' row-order and wide-anchor tests): memorised answers earn 3 points",
+        "closed_form_second_stage_loss": "FasterRCNN's sampling test builds every case alike (12 and 1 foreground "
+                                         "proposals, 8 per image): (2 CE(c0) + CE(c1) + 13 CE(bg)) / 16 earns its 2 points",
     },
     # A report whose tensors share one byte range is decoded into one copy each, in the grader.
     "test_attack_is_graded_to_completion": {

@@ -124,5 +124,8 @@ ATTACKS = (
            replaces=None, on_stubs=True),
     Attack("spoofed_layer_name", "registers a layer under a name holding a newline and the fake verdict",
            replaces=None, evidence="spoofed layer name", on_stubs=True),
+    Attack("closed_form_second_stage_loss", "a FasterRCNN whose training loss is a closed form of the sampling "
+           "test's case (its GT classes and the head's logits) instead of RoI-Align, matching and sampling",
+           replaces=None, on_stubs=True),
 )
 ATTACKS_BY_NAME = {attack.name: attack for attack in ATTACKS}
