@@ -6,8 +6,10 @@ from autograder.cases import disguise_boxes, integer_shift, matched_gt_boxes, ra
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
 from autograder.invariant_checks import judge_inputs_unchanged
 from autograder.judge import allclose, check_tensor, fail
+from autograder.probes.fakes import DELTA_SCALE_CLAMP
 
 IGNORED_DELTA = -1e8
+LARGE_OFFSET = 2 * DELTA_SCALE_CLAMP  # a dx/dy the clamp would change
 
 # The seed notebook's sanity example.
 SEED_ANCHORS = torch.tensor([[20.0, 40, 80, 90], [10, 10, 50, 50], [120, 100, 200, 200]])
@@ -33,16 +35,29 @@ def get_deltas_hints(anchors, boxes):
     )
 
 
-def apply_deltas_hints(deltas, anchors):
-    def without_exp(actual, expected):
-        wh = anchors[:, 2:] - anchors[:, :2]
-        centre = anchors[:, :2] + 0.5 * wh + deltas[:, :2] * wh
-        half = 0.5 * wh * deltas[:, 2:]
-        if allclose(actual, torch.cat([centre - half, centre + half], dim=1)):
-            return "the new width and height are anchor_w * exp(dw) and anchor_h * exp(dh)"
-        return None
+def decoded(deltas, anchors, scale=torch.exp):
+    """Tensor[N, 4]: `anchors` moved by `deltas` (no clamp), their sides scaled by `scale(dw, dh)`."""
+    wh = anchors[:, 2:] - anchors[:, :2]
+    centre = anchors[:, :2] + 0.5 * wh + deltas[:, :2] * wh
+    half = 0.5 * wh * scale(deltas[:, 2:])
+    return torch.cat([centre - half, centre + half], dim=1)
 
-    return (without_exp,)
+
+def apply_deltas_hints(deltas, anchors):
+    """Hints naming the wrong variant of the decoding that gives the student's boxes."""
+    clamped_wh = torch.cat([deltas[:, :2], deltas[:, 2:].clamp(max=DELTA_SCALE_CLAMP)], dim=1)
+
+    def variant(boxes, message):
+        return lambda a, e: message if allclose(a, boxes) else None
+
+    return (
+        variant(decoded(clamped_wh, anchors, scale=lambda d: d),
+                "the new width and height are anchor_w * exp(dw) and anchor_h * exp(dh)"),
+        variant(decoded(deltas.clamp(max=DELTA_SCALE_CLAMP), anchors),
+                "dx and dy were clamped too: only dw and dh are clamped (at log(224 / 8)), the centre offsets never"),
+        variant(decoded(deltas, anchors),
+                "dw and dh must be clamped at DELTA_SCALE_CLAMP = log(224 / 8) before exp (the provided clamp was dropped)"),
+    )
 
 
 @pytest.mark.points(2, tags=("rcnn_get_deltas_from_anchors",))
@@ -124,10 +139,12 @@ def test_apply_deltas_inverts_get_deltas(student, reference, case_rng):
 
 @pytest.mark.points(2, tags=("rcnn_apply_deltas_to_anchors",))
 def test_apply_deltas_clamps_without_modifying_inputs(student, reference, case_rng):
-    """rcnn_apply_deltas_to_anchors: huge dw/dh are clamped, inputs unchanged"""
+    """rcnn_apply_deltas_to_anchors: huge dw/dh are clamped (dx/dy are not), inputs unchanged"""
     anchors = random_boxes(8, case_rng)
     deltas = torch.randn(8, 4, generator=case_rng)
     deltas[::2, 2:] = 10.0  # beyond the clamp at log(224 / 8)
+    # dx/dy beyond that clamp too, which only dw/dh get: clamping them all must fail.
+    deltas[1::2, :2] = LARGE_OFFSET + torch.rand(4, 2, generator=case_rng)
     boxes, (deltas_after, anchors_after) = student.with_inputs("rcnn_apply_deltas_to_anchors", deltas, anchors)
     check_tensor("rcnn_apply_deltas_to_anchors with large dw/dh", boxes,
                  reference.rcnn_apply_deltas_to_anchors(deltas, anchors), hints=apply_deltas_hints(deltas, anchors))

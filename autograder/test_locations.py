@@ -6,6 +6,7 @@ from autograder.grading_fixtures import case_rng, reference, student, submission
 from autograder.judge import allclose, check_tensor
 
 STRIDES = {"p3": 8, "p4": 16, "p5": 32}
+MIN_HALF_STRIDE, MAX_HALF_STRIDE = 4, 32  # the 2x2 example's odd stride lies in [9, 63]
 
 
 def location_hints(height, width, stride):
@@ -20,20 +21,27 @@ def location_hints(height, width, stride):
             return "the centre of location (h, w) is (stride * (w + 0.5), stride * (h + 0.5)): the +0.5 is missing"
         return None
 
+    def floored_half_stride(actual, expected):
+        if stride % 2 and allclose(actual, expected - 0.5):
+            return (f"stride // 2 rounds down for the odd stride {stride}: the centre is stride * (w + 0.5), "
+                    "not stride * w + stride // 2")
+        return None
+
     def y_before_x(actual, expected):
         if allclose(actual, expected.flip(1)):
             return "columns are (y, x); each row must be (xc, yc)"
         return None
 
-    return (transposed, no_half_offset, y_before_x)
+    return (transposed, no_half_offset, floored_half_stride, y_before_x)
 
 
 @pytest.mark.points(1, tags=("get_fpn_location_coords",))
 def test_locations_of_a_2x2_p5_map(student, case_rng):
-    """get_fpn_location_coords: the notebook's 2x2 P5 example (with a random stride)"""
-    stride = int(torch.randint(2, 9, (1,), generator=case_rng)) * 8
+    """get_fpn_location_coords: the notebook's 2x2 P5 example (with a random odd stride)"""
+    # Odd: the centre stride * (w + 0.5) is then no integer, and `stride * w + stride // 2` is wrong.
+    stride = 2 * int(torch.randint(MIN_HALF_STRIDE, MAX_HALF_STRIDE, (1,), generator=case_rng)) + 1
     coords = student("get_fpn_location_coords", {"p5": (2, 64, 2, 2)}, {"p5": stride})
-    # With stride 32: (16, 16), (48, 16), (16, 48), (48, 48).
+    # With stride 33: (16.5, 16.5), (49.5, 16.5), (16.5, 49.5), (49.5, 49.5).
     expected = torch.tensor([[0.5, 0.5], [1.5, 0.5], [0.5, 1.5], [1.5, 1.5]]) * stride
     check_tensor(f"get_fpn_location_coords(...)['p5'] with stride {stride}", coords["p5"], expected,
                  hints=location_hints(2, 2, stride))

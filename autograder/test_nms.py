@@ -5,23 +5,39 @@ import torchvision
 
 from autograder.cases import clustered_boxes, disguise_boxes, distinct_scores, integer_shift
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.invariant_checks import NMS_EQUAL_IOU_BOXES, NMS_EQUAL_IOU_SCORES, equal_iou_hint
+from autograder.invariant_checks import NMS_EQUAL_IOU_BOXES, NMS_EQUAL_IOU_SCORES
 from autograder.judge import check_tensor, fail
 
 
+# A pair at IoU 0.46 whose IoU with the `+1` pixel convention is 0.51: kept at threshold 0.5
+# by a right `nms`, suppressed by one that adds 1 to every side.
+PLUS_ONE_PAIR_BOXES = torch.tensor([[200.0, 200, 210, 210], [200, 200, 210, 204.6]])
+PLUS_ONE_PAIR_SCORES = torch.tensor([0.5, 0.4])
+
+
+def at_or_above(threshold: float) -> float:
+    """The threshold at which torchvision's `IoU > t` suppresses exactly the float32 IoUs `>= threshold`."""
+    below = torch.nextafter(torch.tensor(threshold, dtype=torch.float32), torch.tensor(-1.0))
+    return float(below)
+
+
 def nms_hints(boxes, scores, threshold):
-    """Hints comparing a wrong `keep` with known wrong variants of NMS."""
-    def variant(actual, expected, keep, message):
-        if actual.shape == keep.shape and torch.equal(actual.long(), keep):
-            return message
-        return None
+    """Hints naming the wrong variant of NMS that gives the student's `keep`, then symptoms."""
+    def variant(keep, message):
+        return lambda a, e: message if a.shape == keep.shape and torch.equal(a.long(), keep) else None
 
     order = scores.argsort(descending=True)
-    ascending = torchvision.ops.nms(boxes, -scores, threshold)
-    sorted_positions = torchvision.ops.nms(boxes[order], scores[order], threshold)
+    plus_one = boxes + torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=boxes.dtype)  # IoU of x2 - x1 + 1 sides
     return (
-        lambda a, e: variant(a, e, ascending, "boxes were visited from the LOWEST score: sort scores in decreasing order"),
-        lambda a, e: variant(a, e, sorted_positions, "these are positions in the sorted order: return indices into the original `boxes`"),
+        variant(torchvision.ops.nms(boxes, -scores, threshold),
+                "boxes were visited from the LOWEST score: sort scores in decreasing order"),
+        variant(torchvision.ops.nms(boxes[order], scores[order], threshold),
+                "these are positions in the sorted order: return indices into the original `boxes`"),
+        variant(torchvision.ops.nms(plus_one, scores, threshold),
+                "the IoU inside nms uses the `+1` pixel convention: coordinates are continuous here, so a box's "
+                "width is x2 - x1 (no + 1), and so is the intersection's"),
+        variant(torchvision.ops.nms(boxes, scores, at_or_above(threshold)),
+                "a box whose IoU EQUALS the threshold must be kept: suppress only IoU > threshold"),
         lambda a, e: ("same boxes, different order: `keep` must be sorted by decreasing score"
                       if sorted(a.tolist()) == sorted(e.tolist()) else None),
     )
@@ -62,13 +78,13 @@ def test_nms_random_overlapping_boxes(student, reference, case_rng, threshold):
 
 @pytest.mark.points(2, tags=("nms",))
 def test_nms_threshold_is_strict(student, reference, case_rng):
-    """nms: IoU equal to the threshold is kept, just above it is suppressed"""
-    boxes, order = disguise_boxes(NMS_EQUAL_IOU_BOXES, case_rng, integer_shift(case_rng))
-    scores = NMS_EQUAL_IOU_SCORES[order]
+    """nms: IoU equal to the threshold is kept, just above it is suppressed, IoU of continuous coordinates"""
+    boxes, order = disguise_boxes(torch.cat([NMS_EQUAL_IOU_BOXES, PLUS_ONE_PAIR_BOXES]), case_rng,
+                                  integer_shift(case_rng))
+    scores = torch.cat([NMS_EQUAL_IOU_SCORES, PLUS_ONE_PAIR_SCORES])[order]
     keep = student("nms", boxes, scores, 0.5)
-    message_hints = (equal_iou_hint(int((order == 1).nonzero()[0])),)
     check_tensor("nms(boxes, scores, 0.5)", keep, reference.nms(boxes, scores, 0.5), integer=True,
-                 hints=message_hints + nms_hints(boxes, scores, 0.5))
+                 hints=nms_hints(boxes, scores, 0.5))
 
 
 @pytest.mark.points(1, tags=("nms",))

@@ -10,10 +10,69 @@ import torch
 from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
 from autograder.invariant_checks import judge_rpn_sampling, rpn_sampling_case
 from autograder.judge import check_tensor, fail, rows_as_set_equal
-from autograder.network_cases import EXHAUSTIVE, IMAGE_SIZE, RPN_BATCH as BATCH, STRIDES, rpn_case as make_case, rpn_init
+from autograder.network_cases import (EXHAUSTIVE, RPN_BATCH as BATCH, RPN_CLUSTERS, RPN_IMAGE_HW, STRIDES,
+                                      rpn_case, rpn_init)
 from autograder.probes.fakes import FixedOutput
 
 TAGS = ("RPN",)
+
+
+def make_case(reference, case_rng):
+    """Non-square images, and a cluster collapsing the pre-NMS top-k on some levels."""
+    return rpn_case(reference, case_rng, image_hw=RPN_IMAGE_HW, clusters=RPN_CLUSTERS)
+
+
+def reference_proposals(reference, case, init, image_size, **changes):
+    """The reference's `predict_proposals` on the case's predictions, for `image_size`
+    (width, height), with `changes` to the RPN's attributes: wrong variants for hints."""
+    model = reference.RPN(**init)
+    for key, value in changes.items():
+        setattr(model, key, value)
+    logits, deltas = case["predictions"]
+    return model.predict_proposals(case["anchors"], logits, deltas, image_size)
+
+
+def proposal_hints(reference, case, init, name, image):
+    """Hints naming the wrong variant of `predict_proposals` that gives the student's boxes."""
+    height, width = RPN_IMAGE_HW
+    variants = (
+        (reference_proposals(reference, case, init, (height, width)),
+         f"x and y are clamped to the wrong side: x to [0, width] = [0, {width}], y to [0, height] = [0, {height}] "
+         "(the images are not square)"),
+        (reference_proposals(reference, case, init, (width, height), pre_nms_topk=10**9),
+         "keep the pre_nms_topk proposals of highest objectness BEFORE NMS: NMS over every proposal keeps "
+         "others when the best ones overlap"),
+    )
+
+    def variant(boxes, message):
+        return lambda a, e: message if rows_as_set_equal(a.float(), boxes[name][image], atol=1e-3) else None
+
+    return tuple(variant(boxes, message) for boxes, message in variants) + (
+        lambda a, e: ("too many proposals: keep at most post_nms_topk per level and image, after NMS"
+                      if len(a) > init["post_nms_topk"] else None),
+        lambda a, e: ("proposals reach outside the image: clamp x to [0, width] and y to [0, height]"
+                      if (a.min() < 0 or (a[:, 0::2].max() > width) or a[:, 1::2].max() > height) else None),
+    )
+
+
+def loss_reduction_hints(reference, case, init):
+    """Hints naming a loss off by the number of sampled anchors (every non-neutral anchor of
+    every image, in the exhaustive case) or by batch_size_per_image * num_images."""
+    anchors = torch.cat(list(case["anchors"].values()))
+    sampled = sum(int((reference.rcnn_match_anchors_to_gt(anchors, gt, init["anchor_iou_thresholds"])[:, 4]
+                       != reference.NEUTRAL_LABEL).sum()) for gt in case["gt_boxes"])
+    total = init["batch_size_per_image"] * BATCH
+
+    def variant(factor, message):
+        return lambda a, e: message if torch.isclose(a.double(), e.double() * factor, rtol=1e-3) else None
+
+    return (
+        variant(1 / sampled, f"the loss was averaged over the {sampled} sampled anchors before the provided code "
+                             "sums it: keep reduction='none'"),
+        variant(total / sampled, f"the summed loss was divided by the number of sampled anchors ({sampled}); the "
+                                 "provided code divides it by batch_size_per_image * num_images"),
+        variant(total, "the summed loss must be divided by batch_size_per_image * num_images"),
+    )
 
 
 def expected_output(reference, case, init, training):
@@ -35,7 +94,7 @@ def student_output(sandbox, case, init, training):
 
 @pytest.mark.points(4, tags=TAGS)
 def test_proposals_match_reference(sandbox, reference, case_rng):
-    """RPN: proposals (decode, clamp, top-k, NMS, keep top-k) per level and image"""
+    """RPN: proposals (decode, clamp, top-k, NMS, keep top-k) per level and image, non-square images"""
     case = make_case(reference, case_rng)
     init = rpn_init(16)
     proposals = student_output(sandbox, case, init, training=False)["output"].get("proposals")
@@ -50,12 +109,7 @@ def test_proposals_match_reference(sandbox, reference, case_rng):
             if isinstance(actual, torch.Tensor) and rows_as_set_equal(actual.float(), wanted, atol=1e-3):
                 continue
             what = f"RPN proposals['{name}'][{image}]"
-            check_tensor(what, actual, wanted, atol=1e-3, hints=(
-                lambda a, e: ("too many proposals: keep at most post_nms_topk per level and image, after NMS"
-                              if len(a) > init["post_nms_topk"] else None),
-                lambda a, e: ("proposals reach outside the image: clamp x to [0, width] and y to [0, height]"
-                              if (a.min() < 0 or a.max() > IMAGE_SIZE) else None),
-            ))
+            check_tensor(what, actual, wanted, atol=1e-3, hints=proposal_hints(reference, case, init, name, image))
             fail(what, "holds different boxes than expected (compared as a set): apply the deltas to the anchors, "
                  "clamp to the image, keep the pre_nms_topk highest objectness logits, run NMS with nms_thresh, "
                  "then keep post_nms_topk")
@@ -71,9 +125,11 @@ def test_losses_match_reference_when_every_anchor_is_sampled(sandbox, reference,
     for key in ("loss_rpn_obj", "loss_rpn_box"):
         if key not in output:
             fail("RPN.forward", f"in training, the output dict must hold '{key}'; it has {sorted(output)}")
-    check_tensor("RPN loss_rpn_obj", output["loss_rpn_obj"], expected["loss_rpn_obj"], rtol=1e-3, atol=1e-9, hints=(
-        lambda a, e: "objectness targets are 1 for foreground anchors and 0 for background ones; use binary cross-entropy on the logits",))
-    check_tensor("RPN loss_rpn_box", output["loss_rpn_box"], expected["loss_rpn_box"], rtol=1e-3, atol=1e-9, hints=(
+    reductions = loss_reduction_hints(reference, case, init)
+    check_tensor("RPN loss_rpn_obj", output["loss_rpn_obj"], expected["loss_rpn_obj"], rtol=1e-3, atol=1e-9,
+                 hints=reductions + (lambda a, e: "objectness targets are 1 for foreground anchors and 0 for "
+                                                  "background ones; use binary cross-entropy on the logits",))
+    check_tensor("RPN loss_rpn_box", output["loss_rpn_box"], expected["loss_rpn_box"], rtol=1e-3, atol=1e-9, hints=reductions + (
         lambda a, e: ("the box loss of background anchors must be 0: their target deltas are -1e8"
                       if a > 1e3 * max(float(e), 1e-9) else None),
         lambda a, e: "L1 loss between predicted and target deltas, on foreground anchors only",

@@ -1357,8 +1357,10 @@ NMS_EQUAL_IOU_KEEP = torch.tensor([0, 1, 2])  # at threshold 0.5 (a test checks 
 
 
 def equal_iou_hint(equal_row: int):
-    """A hint for a `keep` that dropped `equal_row`, the box whose IoU equals the threshold."""
-    return lambda a, e: ("a box whose IoU EQUALS the threshold must be kept: suppress only IoU > threshold"
+    """A hint for a `keep` that dropped `equal_row`, the box whose IoU equals the threshold: on
+    these boxes, suppressing at IoU >= threshold and the `+1` pixel IoU look the same."""
+    return lambda a, e: ("the box whose IoU EQUALS the threshold was dropped: suppress only IoU > threshold, "
+                         "with the IoU of continuous coordinates (a box is x2 - x1 wide, no + 1)"
                          if equal_row not in a.tolist() and len(a) == 2 else None)
 
 
@@ -1643,11 +1645,17 @@ def linear_roi_features(proposals: dict) -> torch.Tensor:
     return torch.stack(rows)
 
 
-def judge_second_stage_loss(losses: dict, expected: torch.Tensor) -> None:
-    """`losses`: a training forward's output (`network_cases.second_stage_loss_case`)."""
+def judge_second_stage_loss(losses: dict, expected: torch.Tensor, variants=()) -> None:
+    """`losses`: a training forward's output (`network_cases.second_stage_loss_case`);
+    `variants`: (function giving a wrong variant's loss, the mistake), named when matched."""
     if not isinstance(losses, dict) or "loss_cls" not in losses:
         fail("FasterRCNN.forward", f"in training, the output must hold 'loss_cls'; it has {sorted(losses or {})}")
-    check_tensor("FasterRCNN loss_cls", losses["loss_cls"], expected, rtol=1e-3, atol=1e-6, hints=(
+
+    def variant(wrong_loss, message):
+        return lambda a, e: message if allclose(a, wrong_loss(), rtol=1e-3, atol=1e-6) else None
+
+    check_tensor("FasterRCNN loss_cls", losses["loss_cls"], expected, rtol=1e-3, atol=1e-6, hints=tuple(
+        variant(wrong_loss, message) for wrong_loss, message in variants) + (
         lambda a, e: ("if the RoI-Align test fails too, fix that first (the loss is computed on those features); "
                       "otherwise check that each RoI's label comes from the GT box matched to THAT proposal of THAT "
                       "image (keep RoI features and matched GT boxes in the same order, e.g. image by image), that "

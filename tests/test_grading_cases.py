@@ -34,3 +34,41 @@ def test_independent_random_boxes_are_often_all_disjoint():
         for rng in (torch.Generator().manual_seed(seed) for seed in SEEDS)
     )
     assert all_disjoint > 0
+
+
+# ------------------------------------------------------- rules reached on every case seed
+# The wrong variants are computed with the reference in this process; each must differ
+# from the right answer on every seed (the graded tests then fail them).
+REACH_SEEDS = range(40)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    from autograder.reference_solution import load_reference
+    return load_reference()
+
+
+def test_rpn_cases_reach_clipping_and_the_pre_nms_top_k(reference):
+    from autograder.judge import rows_as_set_equal
+    from autograder.network_cases import RPN_BATCH, RPN_IMAGE_HW, STRIDES, rpn_init
+    from autograder.test_rpn import make_case, reference_proposals
+
+    height, width = RPN_IMAGE_HW
+    init = rpn_init(16)
+    for seed in REACH_SEEDS:
+        case = make_case(reference, torch.Generator().manual_seed(seed))
+        right = reference_proposals(reference, case, init, (width, height))
+        for image_size, changes in (((height, width), {}), ((width, height), dict(pre_nms_topk=10**9))):
+            wrong = reference_proposals(reference, case, init, image_size, **changes)
+            assert not all(rows_as_set_equal(wrong[name][image], right[name][image], atol=1e-3)
+                           for name in STRIDES for image in range(RPN_BATCH)), (seed, image_size, changes)
+
+
+def test_second_stage_loss_cases_reach_the_matching_thresholds(reference):
+    from autograder.network_cases import second_stage_loss_case
+
+    for seed in range(5):  # the case is drawn until they do: this checks the draw is not stuck
+        _, expected, variants = second_stage_loss_case(reference, torch.Generator().manual_seed(seed))
+        losses = {message: wrong_loss() for wrong_loss, message in variants}
+        assert all(not torch.isclose(loss, expected, rtol=1e-3) for loss in losses.values()), (seed, losses)
+

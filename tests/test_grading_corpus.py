@@ -37,6 +37,7 @@ from pathlib import Path
 import pytest
 
 from grading_corpus.adversarial import ATTACKS, ATTACKS_BY_NAME, ATTACKS_DIR, FAKE_VERDICT, Attack
+from grading_corpus.pinned_rules import RULES
 from grading_corpus.plausible_bugs import (
     BUGS,
     BUGS_BY_NAME,
@@ -81,6 +82,8 @@ DEFAULT_BUGS = (
     "rpn_objectness_anchor_major",
     "rpn_box_loss_on_background",
     "seed_roi_features_level_major",
+    "rpn_skips_pre_nms_topk",  # a rule the cases reach only by construction (a cluster)
+    "loss_cls_summed",  # a hint from a concrete wrong variant
 )
 DEFAULT_ATTACKS = (
     "forged_results_files",
@@ -566,3 +569,33 @@ def test_valid_alternative_earns_full_marks(corpus, alternative):
     assert grading.returncode == 0, grading.describe()
     assert well_formed_problems(grading.results) == []
     assert lost_points(grading.tests()) == [], f"{alternative.name} ({alternative.description}):\n{grading.describe()}"
+
+
+# ------------------------------------------------------------------ pinned rules and hints
+def graded_test_name(function_name: str) -> str:
+    """The results.json name of a graded test function: its docstring's first line."""
+    for path in (REPOSITORY / "autograder").glob("test_*.py"):
+        match = re.search(rf'def {function_name}\(.*?\):\n\s+"""(.*?)(?:"""|\n)', path.read_text(), re.S)
+        if match:
+            return match.group(1)
+    raise LookupError(function_name)
+
+
+@pytest.mark.parametrize("bug", corpus_params("test_bug_gets_its_hint", [b for b in SELECTED_BUGS if b.hint]))
+def test_bug_gets_its_hint(corpus, bug):
+    grading = corpus.get(f"bug:{bug.name}")
+
+    failing = [test for name in bug.breaks for test in lost_points(grading.tagged(name))]
+
+    assert any(bug.hint in test["output"] for test in failing), f"no hint {bug.hint!r}:\n{grading.describe()}"
+
+
+@pytest.mark.parametrize("rule, bug", [pytest.param(rule, BUGS_BY_NAME[rule.bug], id=rule.bug) for rule in RULES
+                                       if BUGS_BY_NAME[rule.bug] in SELECTED_BUGS])
+def test_pinned_rule_is_caught_by_its_test(corpus, rule, bug):
+    grading = corpus.get(f"bug:{bug.name}")
+    name = graded_test_name(rule.test)
+
+    caught = [test for test in lost_points(grading.tests()) if test["name"].startswith(name)]
+
+    assert caught, f"{rule.rule}: {bug.name} lost no point in {rule.test!r}:\n{grading.describe()}"

@@ -284,7 +284,7 @@ def test_the_leak_check_reads_the_strings_of_the_checks_data(release):
 def test_reference_answered_cases_are_the_graded_tests_with_the_public_seed(checks_module):
     from autograder.network_cases import second_stage_loss_case
     stored = [c for c in checks_module.load_cases(ROOT / public_checks.CHECKS_DATA) if c["judge"] != "golden"]
-    kwargs, expected = second_stage_loss_case(load_reference(),
+    kwargs, expected, _ = second_stage_loss_case(load_reference(),
                                               torch.Generator().manual_seed(public_checks.REFERENCE_CASE_SEED))
     assert [(c["definition"], c["name"], c["probe"], c["judge"]) for c in stored] == [
         ("FasterRCNN", "loss_two_images", "networks.faster_rcnn", "second_stage_loss")]

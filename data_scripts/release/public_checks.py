@@ -126,7 +126,7 @@ def reference_cases() -> list:
     from autograder.network_cases import second_stage_loss_case
     from autograder.reference_solution import load_reference
 
-    kwargs, expected = second_stage_loss_case(load_reference(), torch.Generator().manual_seed(REFERENCE_CASE_SEED))
+    kwargs, expected, _ = second_stage_loss_case(load_reference(), torch.Generator().manual_seed(REFERENCE_CASE_SEED))
     return [dict(definition="FasterRCNN", name="loss_two_images", probe="networks.faster_rcnn", kwargs=kwargs,
                  reply_key="losses", judge="second_stage_loss", expected=expected)]
 

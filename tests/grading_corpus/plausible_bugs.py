@@ -10,6 +10,8 @@ A bug declares:
 
 * `breaks`: the graded definitions whose tests must lose points (at least one
   test tagged with each must score below its maximum);
+* `hint` (optional): words that the feedback of one of those failing tests
+  must hold, the hint naming this very mistake;
 * `keeps`: the graded definitions whose tests must all keep full marks. By
   default every graded definition except the broken ones and those that call
   them in the student's own code (`CALLERS`): a bug in `iou` may cost points
@@ -83,6 +85,7 @@ class Bug:
     breaks: tuple[str, ...]
     outside_solution: str = ""  # why an edit leaves the solution regions, if one does
     keeps: tuple[str, ...] = field(default=None)  # default: see the module docstring
+    hint: str = ""  # words the feedback of a failing test tagged with `breaks` must hold (the intended hint)
 
     def __post_init__(self) -> None:
         if self.keeps is None:
@@ -150,6 +153,36 @@ IOU_BOXES_SWAPPED = Bug(
     breaks=("iou",),
 )
 
+IOU_INTERSECTION_WIDTH_SQUARED = Bug(
+    name="iou_intersection_width_squared",
+    description="The intersection's area is width * width: a typo for width * height.",
+    edits=(Edit(
+        DETECTOR,
+        "    inter = wh[..., 0] * wh[..., 1]  # [M,N]\n",
+        "    inter = wh[..., 0] * wh[..., 0]  # [M,N]\n",
+    ),),
+    breaks=("iou",),
+    hint="the width was used twice",
+)
+
+IOU_PLUS_ONE_PIXEL = Bug(
+    name="iou_plus_one_pixel",
+    description="The `+1` pixel convention of integer pixel boxes: every side is x2 - x1 + 1.",
+    edits=(
+        Edit(DETECTOR,
+             "    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])  # [M]\n",
+             "    area1 = (boxes1[:, 2] - boxes1[:, 0] + 1) * (boxes1[:, 3] - boxes1[:, 1] + 1)  # [M]\n"),
+        Edit(DETECTOR,
+             "    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])  # [N]\n",
+             "    area2 = (boxes2[:, 2] - boxes2[:, 0] + 1) * (boxes2[:, 3] - boxes2[:, 1] + 1)  # [N]\n"),
+        Edit(DETECTOR,
+             "    wh = (bottom_right - top_left).clamp(min=0)  # [M,N,2]\n",
+             "    wh = (bottom_right - top_left + 1).clamp(min=0)  # [M,N,2]\n"),
+    ),
+    breaks=("iou",),
+    hint="pixel convention",
+)
+
 # ------------------------------------------------------------------------------------ nms
 NMS_SUPPRESSES_AT_EQUAL_IOU = Bug(
     name="nms_suppresses_at_equal_iou",
@@ -178,6 +211,21 @@ NMS_RETURNS_SORTED_POSITIONS = Bug(
     description="Returns positions in the score-sorted order instead of indices into the original boxes.",
     edits=(Edit(COMMON, "        kept.append(index)\n", "        kept.append(rank)\n"),),
     breaks=("nms",),
+)
+
+NMS_PLUS_ONE_PIXEL_IOU = Bug(
+    name="nms_plus_one_pixel_iou",
+    description="The IoU inside nms uses the `+1` pixel convention (x2 - x1 + 1), as some C code does.",
+    edits=(
+        Edit(COMMON, "    areas = (x2 - x1) * (y2 - y1)\n", "    areas = (x2 - x1 + 1) * (y2 - y1 + 1)\n"),
+        Edit(COMMON,
+             "        inter_w = (torch.minimum(x2[index], x2[rest]) - torch.maximum(x1[index], x1[rest])).clamp(min=0)\n"
+             "        inter_h = (torch.minimum(y2[index], y2[rest]) - torch.maximum(y1[index], y1[rest])).clamp(min=0)\n",
+             "        inter_w = (torch.minimum(x2[index], x2[rest]) - torch.maximum(x1[index], x1[rest]) + 1).clamp(min=0)\n"
+             "        inter_h = (torch.minimum(y2[index], y2[rest]) - torch.maximum(y1[index], y1[rest]) + 1).clamp(min=0)\n"),
+    ),
+    breaks=("nms",),
+    hint="pixel convention",
 )
 
 # ------------------------------------------------------------------------ FPN locations
@@ -214,6 +262,20 @@ LOCATIONS_AS_YX = Bug(
         "            [grid_y.reshape(-1), grid_x.reshape(-1)], dim=1\n",
     ),),
     breaks=("get_fpn_location_coords",),
+)
+
+LOCATIONS_FLOOR_HALF_STRIDE = Bug(
+    name="locations_floor_half_stride",
+    description="Centres at stride * w + stride // 2: right for even strides, half a pixel off for odd ones.",
+    edits=(Edit(
+        COMMON,
+        "        ys = (torch.arange(height, dtype=dtype, device=device) + 0.5) * level_stride\n"
+        "        xs = (torch.arange(width, dtype=dtype, device=device) + 0.5) * level_stride\n",
+        "        ys = torch.arange(height, dtype=dtype, device=device) * level_stride + level_stride // 2\n"
+        "        xs = torch.arange(width, dtype=dtype, device=device) * level_stride + level_stride // 2\n",
+    ),),
+    breaks=("get_fpn_location_coords",),
+    hint="stride // 2 rounds down",
 )
 
 # ------------------------------------------------------------------------------ anchors
@@ -306,6 +368,21 @@ APPLY_DELTAS_CLAMPS_INPUT_IN_PLACE = Bug(
     ),),
     breaks=("rcnn_apply_deltas_to_anchors",),
     outside_solution="the clamp is provided code; the seed clamped in place, and students may write it so",
+)
+
+APPLY_DELTAS_CLAMPS_DX_DY = Bug(
+    name="apply_deltas_clamps_dx_dy",
+    description="Clamps all four deltas at log(224 / 8): large centre offsets dx, dy are cut too.",
+    edits=(Edit(
+        DETECTOR,
+        "    deltas = torch.cat(\n"
+        "        [deltas[:, :2], deltas[:, 2:].clamp(max=DELTA_SCALE_CLAMP)], dim=1\n"
+        "    )\n",
+        "    deltas = deltas.clamp(max=DELTA_SCALE_CLAMP)\n",
+    ),),
+    breaks=("rcnn_apply_deltas_to_anchors",),
+    outside_solution="the clamp is provided code; a student who rewrites it may clamp all four columns",
+    hint="dx and dy were clamped too",
 )
 
 APPLY_DELTAS_WITHOUT_EXP = Bug(
@@ -425,6 +502,44 @@ RPN_OBJECTNESS_WITHOUT_SAMPLING = Bug(
     breaks=("RPN",),
 )
 
+RPN_CLIPS_WIDTH_HEIGHT_SWAPPED = Bug(
+    name="rpn_clips_width_height_swapped",
+    description="Proposals clamped with x to [0, height] and y to [0, width]: right for square images only.",
+    edits=(Edit(
+        DETECTOR,
+        "                boxes[:, 0::2] = boxes[:, 0::2].clamp(min=0, max=image_w)\n"
+        "                boxes[:, 1::2] = boxes[:, 1::2].clamp(min=0, max=image_h)\n",
+        "                boxes[:, 0::2] = boxes[:, 0::2].clamp(min=0, max=image_h)\n"
+        "                boxes[:, 1::2] = boxes[:, 1::2].clamp(min=0, max=image_w)\n",
+    ),),
+    breaks=("RPN",),
+    hint="clamped to the wrong side",
+)
+
+RPN_SKIPS_PRE_NMS_TOPK = Bug(
+    name="rpn_skips_pre_nms_topk",
+    description="NMS over every proposal of a level: the pre-NMS top-k is skipped (only sorted).",
+    edits=(Edit(
+        DETECTOR,
+        "                num_topk = min(self.pre_nms_topk, boxes.shape[0])\n",
+        "                num_topk = boxes.shape[0]\n",
+    ),),
+    breaks=("RPN",),
+    hint="BEFORE NMS",
+)
+
+RPN_OBJECTNESS_LOSS_AVERAGED = Bug(
+    name="rpn_objectness_loss_averaged",
+    description="Objectness BCE with its default reduction (mean): the provided sum / batch then divides again.",
+    edits=(Edit(
+        DETECTOR,
+        "            pred_obj_logits[sampled], target_objectness, reduction=\"none\"\n",
+        "            pred_obj_logits[sampled], target_objectness\n",
+    ),),
+    breaks=("RPN",),
+    hint="keep reduction='none'",
+)
+
 # ---------------------------------------------------------------------------- FasterRCNN
 ROI_ALIGN_STRIDE_AS_SCALE = Bug(
     name="roi_align_stride_as_scale",
@@ -493,6 +608,30 @@ LOSS_LABELS_NOT_SHIFTED = Bug(
         "        gt_classes = matched_gt_boxes[:, 4].to(torch.int64)\n",
     ),),
     breaks=("FasterRCNN",),
+)
+
+SECOND_STAGE_MATCHES_WITH_RPN_THRESHOLDS = Bug(
+    name="second_stage_matches_with_rpn_thresholds",
+    description="Proposals matched with the RPN's IoU thresholds (0.3, 0.6): IoU in between is neutral, not trained.",
+    edits=(Edit(
+        DETECTOR,
+        "                    proposals_per_image[_idx], gt_boxes[_idx], iou_thresholds=(0.5, 0.5)\n",
+        "                    proposals_per_image[_idx], gt_boxes[_idx], iou_thresholds=(0.3, 0.6)\n",
+    ),),
+    breaks=("FasterRCNN",),
+    hint="RPN's IoU thresholds",
+)
+
+LOSS_CLS_SUMMED = Bug(
+    name="loss_cls_summed",
+    description="Second-stage cross-entropy summed over the RoIs instead of averaged.",
+    edits=(Edit(
+        DETECTOR,
+        "        loss_cls = F.cross_entropy(pred_cls_logits, gt_classes)\n",
+        "        loss_cls = F.cross_entropy(pred_cls_logits, gt_classes, reduction=\"sum\")\n",
+    ),),
+    breaks=("FasterRCNN",),
+    hint="summed over the",
 )
 
 # The seed's structure: RoI features pooled level by level (images inside each
