@@ -112,5 +112,20 @@ ATTACKS = (
     Attack("blames_the_grader", "makes its own exception look like a failure of the grader", replaces="iou"),
     Attack("forged_result_pipe", "writes a hostile report (impossible tensor shape) into the result pipe",
            replaces="iou", evidence="could not read what your code returned"),
+    Attack("aliased_tensor_ranges",
+           "writes into the result pipe a 16 MiB report whose header lists the same byte range as 400 tensors "
+           "(6.7 GB once decoded)", replaces="iou", evidence="could not read what your code returned"),
+    Attack("shape_only_backbone", "builds no layer; its backbone returns zeros of the right shapes",
+           replaces=None, on_stubs=True),
+    Attack("constant_rpn_losses", "an RPN whose training forward returns two constants (log 2 and 2000) "
+           "instead of sampling and computing losses", replaces=None, on_stubs=True),
+    Attack("memorised_fixed_cases", "answers the three graded tests with fixed inputs (locations' dtype, anchors' "
+           "row order and wide anchor) from memory, raises NotImplementedError on anything else",
+           replaces=None, on_stubs=True),
+    Attack("spoofed_layer_name", "registers a layer under a name holding a newline and the fake verdict",
+           replaces=None, evidence="spoofed layer name", on_stubs=True),
+    Attack("closed_form_second_stage_loss", "a FasterRCNN whose training loss is a closed form of the sampling "
+           "test's case (its GT classes and the head's logits) instead of RoI-Align, matching and sampling",
+           replaces=None, on_stubs=True),
 )
 ATTACKS_BY_NAME = {attack.name: attack for attack in ATTACKS}
