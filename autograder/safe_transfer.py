@@ -37,6 +37,7 @@ MAX_TENSOR_DIMS = 16
 # calls .tolist() on it.  The largest graded value (a backbone parameter) is
 # far below it.
 MAX_TENSOR_ELEMENTS = 1 << 24
+MAX_TENSORS = 1 << 16  # per message: graded replies hold a few hundred; each costs the grader an object
 
 ALLOWED_DTYPES: dict[str, torch.dtype] = {
     "bool": torch.bool,
@@ -139,6 +140,7 @@ def decode(data: bytes) -> object:
     if type(header) is not dict or set(header) != {"value", "tensors"} or type(header["tensors"]) is not list:
         raise TransferError("header must be an object with exactly 'value' and 'tensors'")
     payload = memoryview(data)[payload_start:]
+    _check_layout(header["tensors"], len(payload))
     try:
         tensors = [_decode_tensor(entry, payload, index) for index, entry in enumerate(header["tensors"])]
     except (TypeError, ValueError, OverflowError, RuntimeError) as error:  # e.g. a shape beyond int64
@@ -147,6 +149,22 @@ def decode(data: bytes) -> object:
         raise TransferError(f"a tensor cannot be rebuilt ({type(error).__name__})") from None
     counter = [0]
     return _decode_tree(header["value"], tensors, depth=0, counter=counter)
+
+
+def _check_layout(entries: list, payload_bytes: int) -> None:
+    """Tensors lie one after the other, as ``encode`` lays them out, and fill the payload exactly:
+    what the grader rebuilds is never more than what it received (no range listed twice)."""
+    if len(entries) > MAX_TENSORS:
+        raise TransferError(f"{len(entries)} tensors; at most {MAX_TENSORS} allowed in one message")
+    end = 0
+    for index, entry in enumerate(entries):
+        offset = entry.get("offset") if type(entry) is dict else None
+        nbytes = entry.get("nbytes") if type(entry) is dict else None
+        if type(offset) is not int or type(nbytes) is not int or offset != end or nbytes < 0:
+            raise TransferError(f"tensor {index}: its bytes must follow the previous tensor's (offset {end})")
+        end += nbytes
+    if end != payload_bytes:
+        raise TransferError(f"the tensors hold {end} bytes but the data carries {payload_bytes}")
 
 
 def _decode_tree(node, tensors, depth, counter):

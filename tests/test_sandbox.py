@@ -426,6 +426,28 @@ def test_transfer_rejects_pickles_and_forged_headers():
         safe_transfer.decode(forged(deep))
 
 
+def test_transfer_rebuilds_no_more_bytes_than_it_received():
+    """The same byte range listed 400 times would make the grader copy it 400 times."""
+    one = safe_transfer.encode(torch.arange(4.0))
+    header_length = int.from_bytes(one[len(safe_transfer.MAGIC):len(safe_transfer.MAGIC) + 8], "little")
+    header = json.loads(one[len(safe_transfer.MAGIC) + 8:len(safe_transfer.MAGIC) + 8 + header_length])
+    payload = one[len(safe_transfer.MAGIC) + 8 + header_length:]
+
+    def with_tensors(tensors: list, data: bytes = payload) -> bytes:
+        raw = json.dumps({"value": header["value"], "tensors": tensors}).encode()
+        return safe_transfer.MAGIC + len(raw).to_bytes(8, "little") + raw + data
+
+    entry = header["tensors"][0]
+    assert torch.equal(safe_transfer.decode(with_tensors([entry])), torch.arange(4.0))
+    with pytest.raises(safe_transfer.TransferError, match="must follow the previous tensor"):
+        safe_transfer.decode(with_tensors([entry] * 400))
+    with pytest.raises(safe_transfer.TransferError, match="the data carries"):
+        safe_transfer.decode(with_tensors([entry], payload * 2))
+    empty = {"dtype": "float32", "shape": [0], "offset": 0, "nbytes": 0}
+    with pytest.raises(safe_transfer.TransferError, match="tensors; at most"):
+        safe_transfer.decode(with_tensors([empty] * (safe_transfer.MAX_TENSORS + 1), b""))
+
+
 def test_transfer_bounds_what_a_tensor_can_expand_to():
     """A (10**9, 0) tensor is a few bytes on the wire, and 10**9 lists once .tolist() runs on it."""
     hollow = {"dtype": "float32", "shape": [10**9, 0], "offset": 0, "nbytes": 0}
