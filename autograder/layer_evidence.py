@@ -18,6 +18,8 @@ from typing import Optional
 import torch
 from torch.nn import functional as F
 
+from autograder.untrusted_text import one_line
+
 LEAF_BATCH = 2
 LEAF_SIZE = (9, 11)  # odd and unequal: padding, stride and transposed kernels all change the output's shape
 MAX_LEAVES = 64  # layers a probe reports at most (the graded modules have a dozen)
@@ -78,7 +80,7 @@ def describe_leaf(leaf: dict, seed: int, index: int) -> Optional[dict]:
     weight = params.get("weight") if isinstance(params, dict) else None
     if not accepted_weight(weight):
         return None
-    name = str(leaf.get("name", ""))[:MAX_NAME_CHARS]
+    name = one_line(leaf.get("name", ""), MAX_NAME_CHARS)  # student-chosen: it reaches feedback text
     bias = params.get("bias")
     if bias is not None and not (_tensor(bias, 1) and bias.shape[0] == weight.shape[0]):
         return {"name": name, "type": "unverified", "reason": f"its bias has shape {tuple(getattr(bias, 'shape', ()))}"}
