@@ -9,7 +9,6 @@ student's definitions and the golden cases' inputs ((definition, name) ->
 probe kwargs); every other input is built here.
 """
 import itertools
-import math
 
 import torch
 import torchvision
@@ -90,6 +89,11 @@ def judge_fpn_feature_shapes(feats, image_shape: tuple, out_channels: int) -> No
             got = tuple(feats[name].shape) if isinstance(feats[name], torch.Tensor) else feats[name]
             fail("DetectorBackboneWithFPN.forward",
                  f"for images of shape {tuple(image_shape)}, {name} must have shape {expected}, got {got}")
+        if not torch.isfinite(feats[name]).all():
+            fail("DetectorBackboneWithFPN.forward", f"{name} holds NaN or inf values")
+        if batch > 1 and torch.equal(feats[name][0], feats[name][1]):  # features of the images, not shapes alone
+            fail("DetectorBackboneWithFPN.forward", f"{name} is the same for two different images: compute it "
+                 "from the images (RegNet features merged by the FPN)")
 
 
 def fpn_merge(c_feats: dict, lateral_of: dict, output_of: dict, upsample: str = "nearest",
@@ -386,11 +390,13 @@ def judge_classifier_head(reply: dict, leaf_seed: int, head_input: torch.Tensor,
 
 
 # ----------------------------------------------------------------- sampling
-# Evidence: the losses. Zero objectness logits give every sampled anchor a BCE of
-# log 2, and box deltas of SAMPLING_BOX_DELTA give every sampled foreground anchor
-# an L1 of about 4 * SAMPLING_BOX_DELTA (background ones 0): the two losses, summed
-# and divided by batch_size_per_image * num_images (provided code), count the sample.
-SAMPLING_BOX_DELTA = 1000.0
+# Evidence: the losses. One objectness logit l for every anchor gives each sampled
+# foreground anchor a BCE of softplus(-l) and each background one softplus(l); one box
+# delta d gives each sampled foreground anchor an L1 of about 4 d (background ones 0).
+# The two losses, summed and divided by batch_size_per_image * num_images (provided
+# code), count the sample. l and d are drawn per case, so no constant loss passes.
+SAMPLING_LOGIT_RANGE = (0.5, 2.0)  # |l|: softplus(l) and softplus(-l) differ by at least 0.5
+SAMPLING_BOX_DELTA_RANGE = (500.0, 1500.0)
 SAMPLING_BATCH_SIZE_PER_IMAGE = 8
 SAMPLING_GT_PER_IMAGE = 6  # GT boxes equal to anchors: at least 6 foreground anchors per image
 COUNT_TOLERANCE = 0.05
@@ -398,8 +404,8 @@ COUNT_TOLERANCE = 0.05
 
 def rpn_sampling_case(kwargs: dict, rng: torch.Generator) -> dict:
     """RPN probe arguments whose losses count the sample: `kwargs` (an RPN case's: feats,
-    locations, anchors, gt_boxes) with zero objectness logits, constant box deltas and GT
-    boxes equal to random anchors (foreground, IoU 1), in training."""
+    locations, anchors, gt_boxes) with one random objectness logit and one random box delta
+    for every anchor, and GT boxes equal to random anchors (foreground, IoU 1), in training."""
     anchors = kwargs["anchors"]
     every_anchor = torch.cat(list(anchors.values()))
     batch = len(kwargs["gt_boxes"])
@@ -408,8 +414,12 @@ def rpn_sampling_case(kwargs: dict, rng: torch.Generator) -> dict:
         picks = torch.randperm(len(every_anchor), generator=rng)[:SAMPLING_GT_PER_IMAGE]
         gt_boxes[image, :, :4] = every_anchor[picks]
         gt_boxes[image, :, 4] = torch.randint(20, (SAMPLING_GT_PER_IMAGE,), generator=rng).float()
-    predictions = [{name: torch.zeros(batch, len(a)) for name, a in anchors.items()},
-                   {name: torch.full((batch, len(a), 4), SAMPLING_BOX_DELTA) for name, a in anchors.items()}]
+    low, high = SAMPLING_LOGIT_RANGE
+    logit = (low + (high - low) * torch.rand((), generator=rng)) * (1 if torch.rand((), generator=rng) < 0.5 else -1)
+    low, high = SAMPLING_BOX_DELTA_RANGE
+    delta = low + (high - low) * torch.rand((), generator=rng)
+    predictions = [{name: torch.full((batch, len(a)), float(logit)) for name, a in anchors.items()},
+                   {name: torch.full((batch, len(a), 4), float(delta)) for name, a in anchors.items()}]
     init = dict(kwargs["init"], batch_size_per_image=SAMPLING_BATCH_SIZE_PER_IMAGE)
     return dict(kwargs, init=init, predictions=predictions, gt_boxes=gt_boxes, training=True)
 
@@ -445,7 +455,11 @@ def judge_rpn_sampling(output: dict, case: dict) -> None:
     loss_obj, loss_box = scalar_losses(what, output, ("loss_rpn_obj", "loss_rpn_box"))
     batch = len(case["gt_boxes"])
     total = case["init"]["batch_size_per_image"] * batch
-    sampled, foreground = loss_obj * total / math.log(2), loss_box * total / (4 * SAMPLING_BOX_DELTA)
+    logits, deltas = case["predictions"]
+    logit, delta = float(next(iter(logits.values())).flatten()[0]), float(next(iter(deltas.values())).flatten()[0])
+    fg_bce, bg_bce = F.softplus(torch.tensor(-logit)).item(), F.softplus(torch.tensor(logit)).item()
+    foreground = loss_box * total / (4 * delta)
+    sampled = foreground + (loss_obj * total - foreground * fg_bce) / bg_bce
     available_fg, available_bg = anchor_labels(case)
 
     def counts(size: int, fraction: float) -> tuple:
@@ -470,8 +484,9 @@ def judge_rpn_sampling(output: dict, case: dict) -> None:
     )
     hint = next((message for expected, message in mistakes if read_as(expected)), None)
     fail(what, f"the losses count {sampled:.2f} sampled anchors of which {foreground:.2f} foreground for {batch} images "
-               f"(zero objectness logits give each sampled anchor a BCE of log 2; box deltas of {SAMPLING_BOX_DELTA:g} "
-               f"give each foreground anchor an L1 of about {4 * SAMPLING_BOX_DELTA:g}); expected "
+               f"(objectness logits of {logit:.3f} give each sampled foreground anchor a BCE of {fg_bce:.3f} and each "
+               f"background one {bg_bce:.3f}; box deltas of {delta:.1f} give each foreground anchor an L1 of about "
+               f"{4 * delta:.0f}); expected "
                f"batch_size_per_image * num_images = {expected_n} anchors, {expected_fg} foreground (50% of "
                f"{total}, {available_fg} available)" + (f" — {hint}" if hint else ""))
 

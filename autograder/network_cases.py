@@ -118,24 +118,30 @@ SECOND_STAGE_SAMPLES_PER_IMAGE = 8  # 2 foreground at 25%, 4 at 50%
 
 def second_stage_sampling_case(rng):
     """(second-stage case, a row of C + 1 logits) whose mean loss reads the sample's mix:
-    image 0 has plenty of foreground proposals (near its 3 GT boxes, class c0), image 1
-    one (its GT box, class c1, mixed in; its proposals are far from it), both plenty of
-    background. The logits give background, c0 and c1 distinct losses."""
+    one image has plenty of foreground proposals (near its 3 GT boxes, class c0), the other
+    one or two (its GT box, class c1, mixed in, and a near proposal or none: only IoUs
+    tell), both plenty of background; which image is which is drawn too. The logits give
+    background, c0 and c1 distinct losses."""
     batch = 2
     feats = {name: torch.randn(batch, CHANNELS, IMAGE_SIZE // s, IMAGE_SIZE // s, generator=rng)
              for name, s in STRIDES.items()}
     classes = torch.randperm(NUM_CLASSES, generator=rng)[:2].float()
     gt_boxes = torch.full((batch, 3, 5), -1.0)
     proposals = {name: [] for name in STRIDES}
-    for image, count in enumerate((3, 1)):
+    plenty = int(torch.randint(2, (), generator=rng))  # the image with 3 GT boxes and their near proposals
+    scarce_near_level = list(STRIDES)[int(torch.randint(len(STRIDES) + 1, (), generator=rng)) - 1]
+    scarce_has_near = bool(torch.randint(2, (), generator=rng))
+    for image in range(batch):
+        count = 3 if image == plenty else 1
         xy = 64 + torch.rand(count, 2, generator=rng) * 20  # GT boxes inside [64, 124]
         boxes = torch.cat([xy, xy + 24 + torch.rand(count, 2, generator=rng) * 16], dim=1)
-        gt_boxes[image, :count] = torch.cat([boxes, classes[image].expand(count, 1)], dim=1)
+        gt_boxes[image, :count] = torch.cat([boxes, classes[int(image != plenty)].expand(count, 1)], dim=1)
         for name in STRIDES:
             far_xy = torch.rand(4, 2, generator=rng) * 30  # inside [0, 56]: IoU 0 with every GT box
             far = torch.cat([far_xy, far_xy + 8 + torch.rand(4, 2, generator=rng) * 18], dim=1)
             near = boxes + (torch.rand(count, 4, generator=rng) - 0.5)  # IoU above 0.9
-            proposals[name].append(torch.cat([near, far]) if image == 0 else far)
+            with_near = image == plenty or (scarce_has_near and name == scarce_near_level)
+            proposals[name].append(torch.cat([near, far]) if with_near else far)
     logits = torch.zeros(NUM_CLASSES + 1)
     logits[0] = 1.3
     logits[1 + classes.long()] = torch.tensor([2.1, -0.7])

@@ -59,24 +59,27 @@ def test_anchor_boxes_of_three_levels_match_reference(student, reference, case_r
 
 
 @pytest.mark.points(1, tags=("generate_fpn_anchors",))
-def test_anchor_rows_are_location_major(student, reference):
+def test_anchor_rows_are_location_major(student, reference, case_rng):
     """generate_fpn_anchors: row i * A + a is anchor a of location i"""
     strides = {"p4": 16}
-    locations = reference.get_fpn_location_coords({"p4": (1, 8, 3, 4)}, strides)
-    ratios = [0.25, 0.5, 1.0, 2.0]
-    expected, inverted = expected_and_inverted(reference, locations, strides, 4, ratios)
-    anchors = student("generate_fpn_anchors", locations, strides, 4, ratios)
+    height, width = (int(n) for n in torch.randint(2, 6, (2,), generator=case_rng))
+    locations = reference.get_fpn_location_coords({"p4": (1, 8, height, width)}, strides)
+    ratios = [[0.25, 0.5, 1.0, 2.0][i] for i in torch.randperm(4, generator=case_rng)]
+    stride_scale = int(torch.randint(2, 9, (1,), generator=case_rng))
+    expected, inverted = expected_and_inverted(reference, locations, strides, stride_scale, ratios)
+    anchors = student("generate_fpn_anchors", locations, strides, stride_scale, ratios)
     check_tensor("generate_fpn_anchors(...)['p4'] with 4 aspect ratios", anchors["p4"], expected["p4"],
                  hints=anchor_hints(inverted["p4"]))
 
 
 @pytest.mark.points(1, tags=("generate_fpn_anchors",))
-def test_aspect_ratio_half_gives_wide_anchors(student, reference):
+def test_aspect_ratio_half_gives_wide_anchors(student, reference, case_rng):
     """generate_fpn_anchors: aspect ratio 0.5 is twice as wide as high"""
-    locations = {"p3": torch.tensor([[100.0, 100.0]])}
-    anchors = student("generate_fpn_anchors", locations, {"p3": 8}, 4, [0.5])
+    locations = {"p3": 50 + 100 * torch.rand(1, 2, generator=case_rng)}
+    stride_scale = int(torch.randint(2, 9, (1,), generator=case_rng))
+    anchors = student("generate_fpn_anchors", locations, {"p3": 8}, stride_scale, [0.5])
     box = anchors["p3"]
     check_tensor("generate_fpn_anchors(...)['p3'] for one location and ratio 0.5", box,
-                 reference.generate_fpn_anchors(locations, {"p3": 8}, 4, [0.5])["p3"],
+                 reference.generate_fpn_anchors(locations, {"p3": 8}, stride_scale, [0.5])["p3"],
                  hints=(lambda a, e: "the anchor is tall: aspect ratio is height / width, so 0.5 must be wide"
                         if (a[0, 2] - a[0, 0]) < (a[0, 3] - a[0, 1]) else None,))

@@ -64,12 +64,15 @@ def test_locations_of_non_square_levels_match_reference(student, reference, case
 
 
 @pytest.mark.points(1, tags=("get_fpn_location_coords",))
-def test_locations_honour_the_dtype_argument(student, reference):
+def test_locations_honour_the_dtype_argument(student, reference, case_rng):
     """get_fpn_location_coords: the `dtype` argument is honoured"""
-    coords = student("get_fpn_location_coords", {"p4": (1, 8, 3, 4)}, {"p4": 16}, dtype=torch.float64)
-    expected = reference.get_fpn_location_coords({"p4": (1, 8, 3, 4)}, {"p4": 16}, dtype=torch.float64)
+    height, width = (int(n) for n in torch.randint(2, 7, (2,), generator=case_rng))
+    stride = 2 ** int(torch.randint(3, 6, (1,), generator=case_rng))  # 8, 16 or 32
+    shapes, strides = {"p4": (1, 8, height, width)}, {"p4": stride}
+    coords = student("get_fpn_location_coords", shapes, strides, dtype=torch.float64)
+    expected = reference.get_fpn_location_coords(shapes, strides, dtype=torch.float64)
     check_tensor("get_fpn_location_coords(..., dtype=torch.float64)['p4']", coords["p4"], expected["p4"],
-                 hints=location_hints(3, 4, 16))
+                 hints=location_hints(height, width, stride))
     assert coords["p4"].dtype == torch.float64, (
         f"`get_fpn_location_coords`: asked for dtype torch.float64, got {coords['p4'].dtype}: "
         "create the coordinates with `dtype=dtype` (and `device=device`)"

@@ -168,6 +168,7 @@ MAX_TENSOR_DIMS = 16
 # calls .tolist() on it.  The largest graded value (a backbone parameter) is
 # far below it.
 MAX_TENSOR_ELEMENTS = 1 << 24
+MAX_TENSORS = 1 << 16  # per message: graded replies hold a few hundred; each costs the grader an object
 
 ALLOWED_DTYPES: dict[str, torch.dtype] = {
     "bool": torch.bool,
@@ -270,6 +271,7 @@ def decode(data: bytes) -> object:
     if type(header) is not dict or set(header) != {"value", "tensors"} or type(header["tensors"]) is not list:
         raise TransferError("header must be an object with exactly 'value' and 'tensors'")
     payload = memoryview(data)[payload_start:]
+    _check_layout(header["tensors"], len(payload))
     try:
         tensors = [_decode_tensor(entry, payload, index) for index, entry in enumerate(header["tensors"])]
     except (TypeError, ValueError, OverflowError, RuntimeError) as error:  # e.g. a shape beyond int64
@@ -278,6 +280,22 @@ def decode(data: bytes) -> object:
         raise TransferError(f"a tensor cannot be rebuilt ({type(error).__name__})") from None
     counter = [0]
     return _decode_tree(header["value"], tensors, depth=0, counter=counter)
+
+
+def _check_layout(entries: list, payload_bytes: int) -> None:
+    """Tensors lie one after the other, as ``encode`` lays them out, and fill the payload exactly:
+    what the grader rebuilds is never more than what it received (no range listed twice)."""
+    if len(entries) > MAX_TENSORS:
+        raise TransferError(f"{len(entries)} tensors; at most {MAX_TENSORS} allowed in one message")
+    end = 0
+    for index, entry in enumerate(entries):
+        offset = entry.get("offset") if type(entry) is dict else None
+        nbytes = entry.get("nbytes") if type(entry) is dict else None
+        if type(offset) is not int or type(nbytes) is not int or offset != end or nbytes < 0:
+            raise TransferError(f"tensor {index}: its bytes must follow the previous tensor's (offset {end})")
+        end += nbytes
+    if end != payload_bytes:
+        raise TransferError(f"the tensors hold {end} bytes but the data carries {payload_bytes}")
 
 
 def _decode_tree(node, tensors, depth, counter):
@@ -761,6 +779,8 @@ from typing import Optional
 import torch
 from torch.nn import functional as F
 
+from _grader.untrusted_text import one_line
+
 LEAF_BATCH = 2
 LEAF_SIZE = (9, 11)  # odd and unequal: padding, stride and transposed kernels all change the output's shape
 MAX_LEAVES = 64  # layers a probe reports at most (the graded modules have a dozen)
@@ -821,7 +841,7 @@ def describe_leaf(leaf: dict, seed: int, index: int) -> Optional[dict]:
     weight = params.get("weight") if isinstance(params, dict) else None
     if not accepted_weight(weight):
         return None
-    name = str(leaf.get("name", ""))[:MAX_NAME_CHARS]
+    name = one_line(leaf.get("name", ""), MAX_NAME_CHARS)  # student-chosen: it reaches feedback text
     bias = params.get("bias")
     if bias is not None and not (_tensor(bias, 1) and bias.shape[0] == weight.shape[0]):
         return {"name": name, "type": "unverified", "reason": f"its bias has shape {tuple(getattr(bias, 'shape', ()))}"}
@@ -1333,7 +1353,6 @@ student's definitions and the golden cases' inputs ((definition, name) ->
 probe kwargs); every other input is built here.
 """
 import itertools
-import math
 
 import torch
 import torchvision
@@ -1414,6 +1433,11 @@ def judge_fpn_feature_shapes(feats, image_shape: tuple, out_channels: int) -> No
             got = tuple(feats[name].shape) if isinstance(feats[name], torch.Tensor) else feats[name]
             fail("DetectorBackboneWithFPN.forward",
                  f"for images of shape {tuple(image_shape)}, {name} must have shape {expected}, got {got}")
+        if not torch.isfinite(feats[name]).all():
+            fail("DetectorBackboneWithFPN.forward", f"{name} holds NaN or inf values")
+        if batch > 1 and torch.equal(feats[name][0], feats[name][1]):  # features of the images, not shapes alone
+            fail("DetectorBackboneWithFPN.forward", f"{name} is the same for two different images: compute it "
+                 "from the images (RegNet features merged by the FPN)")
 
 
 def fpn_merge(c_feats: dict, lateral_of: dict, output_of: dict, upsample: str = "nearest",
@@ -1710,11 +1734,13 @@ def judge_classifier_head(reply: dict, leaf_seed: int, head_input: torch.Tensor,
 
 
 # ----------------------------------------------------------------- sampling
-# Evidence: the losses. Zero objectness logits give every sampled anchor a BCE of
-# log 2, and box deltas of SAMPLING_BOX_DELTA give every sampled foreground anchor
-# an L1 of about 4 * SAMPLING_BOX_DELTA (background ones 0): the two losses, summed
-# and divided by batch_size_per_image * num_images (provided code), count the sample.
-SAMPLING_BOX_DELTA = 1000.0
+# Evidence: the losses. One objectness logit l for every anchor gives each sampled
+# foreground anchor a BCE of softplus(-l) and each background one softplus(l); one box
+# delta d gives each sampled foreground anchor an L1 of about 4 d (background ones 0).
+# The two losses, summed and divided by batch_size_per_image * num_images (provided
+# code), count the sample. l and d are drawn per case, so no constant loss passes.
+SAMPLING_LOGIT_RANGE = (0.5, 2.0)  # |l|: softplus(l) and softplus(-l) differ by at least 0.5
+SAMPLING_BOX_DELTA_RANGE = (500.0, 1500.0)
 SAMPLING_BATCH_SIZE_PER_IMAGE = 8
 SAMPLING_GT_PER_IMAGE = 6  # GT boxes equal to anchors: at least 6 foreground anchors per image
 COUNT_TOLERANCE = 0.05
@@ -1722,8 +1748,8 @@ COUNT_TOLERANCE = 0.05
 
 def rpn_sampling_case(kwargs: dict, rng: torch.Generator) -> dict:
     """RPN probe arguments whose losses count the sample: `kwargs` (an RPN case's: feats,
-    locations, anchors, gt_boxes) with zero objectness logits, constant box deltas and GT
-    boxes equal to random anchors (foreground, IoU 1), in training."""
+    locations, anchors, gt_boxes) with one random objectness logit and one random box delta
+    for every anchor, and GT boxes equal to random anchors (foreground, IoU 1), in training."""
     anchors = kwargs["anchors"]
     every_anchor = torch.cat(list(anchors.values()))
     batch = len(kwargs["gt_boxes"])
@@ -1732,8 +1758,12 @@ def rpn_sampling_case(kwargs: dict, rng: torch.Generator) -> dict:
         picks = torch.randperm(len(every_anchor), generator=rng)[:SAMPLING_GT_PER_IMAGE]
         gt_boxes[image, :, :4] = every_anchor[picks]
         gt_boxes[image, :, 4] = torch.randint(20, (SAMPLING_GT_PER_IMAGE,), generator=rng).float()
-    predictions = [{name: torch.zeros(batch, len(a)) for name, a in anchors.items()},
-                   {name: torch.full((batch, len(a), 4), SAMPLING_BOX_DELTA) for name, a in anchors.items()}]
+    low, high = SAMPLING_LOGIT_RANGE
+    logit = (low + (high - low) * torch.rand((), generator=rng)) * (1 if torch.rand((), generator=rng) < 0.5 else -1)
+    low, high = SAMPLING_BOX_DELTA_RANGE
+    delta = low + (high - low) * torch.rand((), generator=rng)
+    predictions = [{name: torch.full((batch, len(a)), float(logit)) for name, a in anchors.items()},
+                   {name: torch.full((batch, len(a), 4), float(delta)) for name, a in anchors.items()}]
     init = dict(kwargs["init"], batch_size_per_image=SAMPLING_BATCH_SIZE_PER_IMAGE)
     return dict(kwargs, init=init, predictions=predictions, gt_boxes=gt_boxes, training=True)
 
@@ -1769,7 +1799,11 @@ def judge_rpn_sampling(output: dict, case: dict) -> None:
     loss_obj, loss_box = scalar_losses(what, output, ("loss_rpn_obj", "loss_rpn_box"))
     batch = len(case["gt_boxes"])
     total = case["init"]["batch_size_per_image"] * batch
-    sampled, foreground = loss_obj * total / math.log(2), loss_box * total / (4 * SAMPLING_BOX_DELTA)
+    logits, deltas = case["predictions"]
+    logit, delta = float(next(iter(logits.values())).flatten()[0]), float(next(iter(deltas.values())).flatten()[0])
+    fg_bce, bg_bce = F.softplus(torch.tensor(-logit)).item(), F.softplus(torch.tensor(logit)).item()
+    foreground = loss_box * total / (4 * delta)
+    sampled = foreground + (loss_obj * total - foreground * fg_bce) / bg_bce
     available_fg, available_bg = anchor_labels(case)
 
     def counts(size: int, fraction: float) -> tuple:
@@ -1794,8 +1828,9 @@ def judge_rpn_sampling(output: dict, case: dict) -> None:
     )
     hint = next((message for expected, message in mistakes if read_as(expected)), None)
     fail(what, f"the losses count {sampled:.2f} sampled anchors of which {foreground:.2f} foreground for {batch} images "
-               f"(zero objectness logits give each sampled anchor a BCE of log 2; box deltas of {SAMPLING_BOX_DELTA:g} "
-               f"give each foreground anchor an L1 of about {4 * SAMPLING_BOX_DELTA:g}); expected "
+               f"(objectness logits of {logit:.3f} give each sampled foreground anchor a BCE of {fg_bce:.3f} and each "
+               f"background one {bg_bce:.3f}; box deltas of {delta:.1f} give each foreground anchor an L1 of about "
+               f"{4 * delta:.0f}); expected "
                f"batch_size_per_image * num_images = {expected_n} anchors, {expected_fg} foreground (50% of "
                f"{total}, {available_fg} available)" + (f" — {hint}" if hint else ""))
 

@@ -252,19 +252,34 @@ def test_claimed_weights_that_do_not_compute_the_output_are_no_evidence():
     assert layer_evidence.verified_layers([leaf(Pretender())], SEED) == [pretender]
 
 
-def test_sampling_losses_count_the_sample(reference):
-    """The RPN case's losses read as (sampled, foreground) = (16, 8) for the reference: 8 per image, 50%."""
+@pytest.mark.parametrize("case_seed", [SEED, SEED + 1])
+def test_sampling_losses_count_the_sample(reference, case_seed):
+    """The RPN case's losses are those of (sampled, foreground) = (16, 8) for the reference (8 per
+    image, 50%), with the case's own logit l and delta d: a constant loss cannot pass two cases."""
     base = rpn_case(reference, torch.Generator().manual_seed(SEED))
-    case = rpn_sampling_case(dict(base, init=rpn_init(16), strides=STRIDES), torch.Generator().manual_seed(SEED))
+    case = rpn_sampling_case(dict(base, init=rpn_init(16), strides=STRIDES), torch.Generator().manual_seed(case_seed))
     model = reference.RPN(**case["init"])
     from autograder.probes.fakes import FixedOutput
     model.pred_net = FixedOutput(case["predictions"])
     model.train()
     torch.manual_seed(0)
     losses = model(case["feats"], STRIDES, case["gt_boxes"])
+    logit = float(case["predictions"][0]["p3"][0, 0])
+    delta = float(case["predictions"][1]["p3"][0, 0, 0])
     total = 8 * 2
-    assert float(losses["loss_rpn_obj"]) * total / math.log(2) == pytest.approx(16, abs=1e-3)
-    assert float(losses["loss_rpn_box"]) * total / 4000 == pytest.approx(8, abs=0.05)
+    assert 0.5 <= abs(logit) <= 2 and 500 <= delta <= 1500
+    assert float(losses["loss_rpn_obj"]) * total == pytest.approx(
+        8 * math.log1p(math.exp(-logit)) + 8 * math.log1p(math.exp(logit)), abs=1e-3)
+    assert float(losses["loss_rpn_box"]) * total / (4 * delta) == pytest.approx(8, abs=0.05)
+    judge_rpn_sampling(losses, case)
+
+
+def test_sampling_cases_differ_so_constant_losses_cannot_pass(reference):
+    base = rpn_case(reference, torch.Generator().manual_seed(SEED))
+    logits = {float(rpn_sampling_case(dict(base, init=rpn_init(16), strides=STRIDES),
+                                      torch.Generator().manual_seed(seed))["predictions"][0]["p3"][0, 0])
+              for seed in range(5)}
+    assert len(logits) == 5
 
 
 def test_a_layer_taking_more_inputs_than_any_graded_layer_is_neither_run_nor_recomputed():
