@@ -112,30 +112,7 @@ MEMORISED_CASE_TESTS = (
 ATTACKS_WITH_OWN_SCORE_CHECKS = ("memorised_outputs",)
 
 # expectation (test function name) -> corpus entry -> why the grader fails it today.
-GRADING_PROBLEMS: dict[str, dict[str, str]] = {
-    "test_attack_gains_no_point": {
-        "shape_only_backbone": "test_fpn_feature_shapes (4 points) judges only the shapes of p3/p4/p5: zeros pass",
-        "constant_rpn_losses": "RPN's sampling test expects the same losses on every case (log 2 and 2000: "
-                               "foreground is never scarce), so two constants earn its 2 points",
-        "memorised_fixed_cases": "three graded tests take fixed inputs (get_fpn_location_coords' dtype test, "
-                                 "generate_fpn_anchors' row-order and wide-anchor tests): memorised answers earn 3 points",
-        "closed_form_second_stage_loss": "FasterRCNN's sampling test builds every case alike (12 and 1 foreground "
-                                         "proposals, 8 per image): (2 CE(c0) + CE(c1) + 13 CE(bg)) / 16 earns its 2 points",
-    },
-    # A report whose tensors share one byte range is decoded into one copy each, in the grader.
-    "test_attack_is_graded_to_completion": {
-        "aliased_tensor_ranges": "safe_transfer.decode copies every listed tensor and caps neither their number "
-                                 "nor overlapping ranges: MemoryError in the grader, exit status 2",
-    },
-    "test_attack_ran_as_intended": {
-        "aliased_tensor_ranges": "the iou tests say the grader ran out of its own memory, not that the report "
-                                 "was refused",
-    },
-    "test_attack_text_cannot_forge_results_text": {
-        "spoofed_layer_name": "layer names reach the network tests' messages unescaped (layer_evidence.summary, "
-                              "geometry messages): a newline in one puts the fake verdict on a line of its own",
-    },
-}
+GRADING_PROBLEMS: dict[str, dict[str, str]] = {}
 
 
 def corpus_params(expectation: str, entries):
