@@ -318,7 +318,8 @@ LEFTOVERS = re.compile(r"FCOS|fcos_|\bA3\b|first part of (the|our) assignment|K8
 
 
 def test_no_leftovers_of_another_assignment(release):
-    texts = {name: data.decode() for name, data in read_archive(release.build["student_release.zip"]).items()}
+    texts = {name: data.decode() for name, data in read_archive(release.build["student_release.zip"]).items()
+             if not name.endswith("checks_data.json")}  # base64 tensors: "FCOS" turns up by chance
     texts["README.md"] = (ROOT / "README.md").read_text()
     found = [(name, n, line) for name, text in texts.items()
              for n, line in enumerate(text.splitlines(), 1) if LEFTOVERS.search(line)]

