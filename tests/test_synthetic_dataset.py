@@ -7,6 +7,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pytest
@@ -20,9 +21,6 @@ from data_scripts import synthetic_dataset as sd  # noqa: E402
 DETECTION_HELPERS = ROOT / "student" / "detection_helpers.py"
 
 NUM_TRAIN, NUM_VAL, SEED = 24, 8, 7
-# A pixel "has the class colour" if every channel is within this of the style colour
-# (object jitter 15 + pixel noise + JPEG error; backgrounds stay further away).
-COLOUR_TOLERANCE = 45
 MAX_GT_BOXES = 40
 
 
@@ -66,13 +64,12 @@ def test_shape_masks_touch_all_four_sides_of_their_box(shape, width, height):
     assert 0.2 < coverage <= 1.0, f"{shape} covers {coverage:.2f} of its box"
 
 
-def test_styles_are_distinct_in_shape_and_colour():
-    styles = sd.class_styles(sd.VOC_CLASSES[: sd.MAX_CLASSES])
-    assert len({s.shape for s in styles.values()}) == sd.MAX_CLASSES
-    colours = np.array([s.rgb for s in styles.values()])
-    gaps = np.abs(colours[:, None, :] - colours[None, :, :]).max(axis=2)
-    np.fill_diagonal(gaps, 255)
-    assert gaps.min() > 2 * COLOUR_TOLERANCE, f"two class colours only {gaps.min()} apart"
+def test_every_class_has_a_distinct_shape_that_is_no_distractor():
+    shapes = sd.class_shapes(sd.VOC_CLASSES[: sd.MAX_CLASSES])
+    assert len(shapes) == sd.MAX_CLASSES and len(set(shapes.values())) == sd.MAX_CLASSES, shapes
+    assert not set(shapes.values()) & set(sd.DISTRACTOR_SHAPES), (shapes, sd.DISTRACTOR_SHAPES)
+    assert sd.DISTRACTOR_SHAPES and set(sd.DISTRACTOR_SHAPES) <= set(sd.SHAPE_DRAWERS)
+    assert set(shapes.values()) <= set(sd.SHAPE_DRAWERS)
 
 
 def test_class_validation_names_the_offending_value():
@@ -88,8 +85,10 @@ def test_class_validation_names_the_offending_value():
 
 
 def test_bad_counts_are_rejected(tmp_path):
-    with pytest.raises(ValueError, match="num_train >= 1"):
-        sd.make_synthetic_dataset(tmp_path / "a", num_train=0)
+    with pytest.raises(ValueError, match="at least one image, got 0 and 0"):
+        sd.make_synthetic_dataset(tmp_path / "a", num_train=0, num_val=0)
+    with pytest.raises(ValueError, match="num_val >= 0.*got 1 and -1"):
+        sd.make_synthetic_dataset(tmp_path / "a", num_train=1, num_val=-1)
     with pytest.raises(ValueError, match="-1"):
         sd.make_synthetic_dataset(tmp_path / "b", num_train=1, num_val=0, seed=-1)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
@@ -213,24 +212,166 @@ def test_train_and_val_images_are_disjoint(dataset):
     assert on_disk == train | val
 
 
-def test_boxes_are_tight_around_the_class_colour(dataset, all_entries):
-    """In single-object images the class colour fills the box, reaches each side and stays inside."""
-    styles = sd.class_styles(sd.DEFAULT_CLASSES)
-    single = [(path, objects[0]) for path, objects in all_entries if len(objects) == 1]
-    assert len(single) >= 3, f"only {len(single)} single-object images to check"
-    margin = 2  # JPEG may bleed colour a pixel or so
-    for image_path, obj in single:
-        pixels = np.asarray(Image.open(dataset / image_path).convert("RGB"), dtype=np.int16)
-        target = np.array(styles[obj["name"]].rgb, dtype=np.int16)
-        coloured = np.abs(pixels - target).max(axis=2) <= COLOUR_TOLERANCE
-        x1, y1, x2, y2 = (int(v) for v in obj["xyxy"])
-        inside = coloured[y1:y2, x1:x2]
-        assert inside.mean() > 0.2, (image_path, obj, inside.mean())
-        for band in (inside[:margin], inside[-margin:], inside[:, :margin], inside[:, -margin:]):
-            assert band.any(), (image_path, obj, "colour does not reach a box side")
-        outside = coloured.copy()
-        outside[max(0, y1 - margin) : y2 + margin, max(0, x1 - margin) : x2 + margin] = False
-        assert outside.sum() <= 0.01 * inside.sum(), (image_path, obj, int(outside.sum()))
+# Each pasted shape painted one pure colour of its own, so its drawn pixels can be
+# found exactly: red 255, green 40 * k (k-th shape drawn), blue 0. Backgrounds
+# never reach 255 in any channel (grey <= 150 plus chroma <= 25).
+def _marker_colour(k: int) -> tuple[int, int, int]:
+    return (255, 40 * k, 0)
+
+
+def _render_with_marked_fills(monkeypatch, seed: int) -> tuple[np.ndarray, list[dict], list[str]]:
+    """``render_image`` for ``seed`` with every shape flat in ``_marker_colour(k)`` and no pixel noise.
+
+    Returns the (H, W, 3) uint8 pixels, the annotations and the shapes in drawing order.
+    The generator's random draws are unchanged (the real fill is drawn and discarded),
+    so the annotations are those of the unpatched render with the same seed.
+    """
+    drawn_shapes: list[str] = []
+    real_mask, real_fill = sd.shape_mask, sd._object_fill
+
+    def recording_mask(shape, width, height):
+        drawn_shapes.append(shape)
+        return real_mask(shape, width, height)
+
+    def marker_fill(rng, width, height):
+        real_fill(rng, width, height)  # keep the random stream as in a real render
+        return Image.new("RGB", (width, height), _marker_colour(len(drawn_shapes) - 1))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sd, "shape_mask", recording_mask)
+        patch.setattr(sd, "_object_fill", marker_fill)
+        patch.setattr(sd, "PIXEL_NOISE_STD", 0.0)
+        image, annotations = sd.render_image(np.random.default_rng(seed))
+    assert len(drawn_shapes) <= 6, "marker colours assume at most 6 shapes per image"
+    return np.asarray(image), annotations, drawn_shapes
+
+
+def _pixel_box(pixels: np.ndarray, colour: tuple[int, int, int]) -> tuple[float, ...] | None:
+    """Tight xyxy box (x2, y2 exclusive) of the pixels exactly ``colour``, or None."""
+    ys, xs = np.nonzero((pixels == np.array(colour, dtype=np.uint8)).all(axis=2))
+    if len(xs) == 0:
+        return None
+    return (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+
+
+def _inside(inner: Sequence[float], outer: Sequence[float]) -> bool:
+    return inner[0] >= outer[0] and inner[1] >= outer[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+
+
+def test_marked_render_keeps_the_real_annotations(monkeypatch):
+    for seed in range(5):
+        _, marked, _ = _render_with_marked_fills(monkeypatch, seed)
+        _, real = sd.render_image(np.random.default_rng(seed))
+        assert marked == real, seed
+
+
+def test_boxes_are_exactly_tight_around_the_drawn_pixels(monkeypatch):
+    """Each annotated box is the extent of its object's pixels: exactly, when no later
+    (smaller) shape covers part of it; a superset (the amodal box) when one does."""
+    shape_of = sd.class_shapes(sd.DEFAULT_CLASSES)
+    exact = 0
+    for seed in range(60):
+        pixels, annotations, drawn_shapes = _render_with_marked_fills(monkeypatch, seed)
+        drawn = [(k, shape) for k, shape in enumerate(drawn_shapes) if shape not in sd.DISTRACTOR_SHAPES]
+        assert len(drawn) == len(annotations), (seed, drawn_shapes, annotations)
+        boxes = [_pixel_box(pixels, _marker_colour(k)) for k in range(len(drawn_shapes))]
+        for (k, shape), obj in zip(drawn, annotations):
+            assert shape_of[obj["name"]] == shape, (seed, obj, shape)
+            visible = boxes[k]
+            assert visible is not None, (seed, obj, "object entirely hidden")
+            covered = any(
+                later is not None and sd.box_overlap(later, obj["xyxy"]) > 0 for later in boxes[k + 1 :]
+            )
+            if covered:
+                assert _inside(visible, obj["xyxy"]), (seed, obj, visible)
+            else:
+                assert tuple(obj["xyxy"]) == visible, (seed, obj, visible)
+                exact += 1
+    assert exact >= 60, f"only {exact} uncovered objects checked exactly"
+
+
+def test_distractors_are_drawn_and_never_annotated(monkeypatch):
+    images_with_distractors = distractors = 0
+    for seed in range(40):
+        pixels, annotations, drawn_shapes = _render_with_marked_fills(monkeypatch, seed)
+        distractor_ids = [k for k, shape in enumerate(drawn_shapes) if shape in sd.DISTRACTOR_SHAPES]
+        assert len(annotations) == len(drawn_shapes) - len(distractor_ids), (seed, drawn_shapes, annotations)
+        annotated = [tuple(obj["xyxy"]) for obj in annotations]
+        for k in distractor_ids:
+            visible = _pixel_box(pixels, _marker_colour(k))
+            assert visible is not None, (seed, drawn_shapes[k], "distractor entirely hidden")
+            assert not any(_inside(visible, box) and sd.box_overlap(visible, box) > 0.9 for box in annotated), (
+                seed, drawn_shapes[k], visible, annotated)
+        distractors += len(distractor_ids)
+        images_with_distractors += bool(distractor_ids)
+    assert images_with_distractors >= 15 and distractors >= 25, (images_with_distractors, distractors)
+
+
+def _object_features(num_images: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per annotated object of real renders: class index (K,), colour features (K, 5) = mean
+    R, G, B of its shape's pixels, mean saturation, mean value; geometry (K, 3) = box width
+    and height over the image's shorter side, log aspect ratio."""
+    shape_of = sd.class_shapes(sd.DEFAULT_CLASSES)
+    labels, colours, geometry = [], [], []
+    for index in range(num_images):
+        image, annotations = sd.render_image(np.random.default_rng([seed, index]))
+        pixels = np.asarray(image, dtype=np.float64) / 255.0
+        short = min(image.size)
+        for obj in annotations:
+            x1, y1, x2, y2 = (int(v) for v in obj["xyxy"])
+            mask = np.asarray(sd.shape_mask(shape_of[obj["name"]], x2 - x1, y2 - y1)) > 0
+            rgb = pixels[y1:y2, x1:x2][mask]
+            value, low = rgb.max(axis=1), rgb.min(axis=1)
+            saturation = (value - low) / np.maximum(value, 1e-6)
+            labels.append(sd.DEFAULT_CLASSES.index(obj["name"]))
+            colours.append([*rgb.mean(axis=0), saturation.mean(), value.mean()])
+            geometry.append([(x2 - x1) / short, (y2 - y1) / short, np.log((x2 - x1) / (y2 - y1))])
+    return np.array(labels), np.array(colours), np.array(geometry)
+
+
+def _nearest_class_mean_accuracy(labels: np.ndarray, features: np.ndarray) -> float:
+    """Fit class means on the first half (standardised features), classify the second half."""
+    features = (features - features.mean(axis=0)) / features.std(axis=0)
+    half = len(labels) // 2
+    classes = np.unique(labels[:half])
+    means = np.stack([features[:half][labels[:half] == c].mean(axis=0) for c in classes])
+    distances = ((features[half:, None, :] - means[None]) ** 2).sum(axis=2)
+    return float((classes[distances.argmin(axis=1)] == labels[half:]).mean())
+
+
+@pytest.fixture(scope="module")
+def object_features():
+    return _object_features(num_images=240, seed=11)
+
+
+@pytest.mark.parametrize("kind", ["colour", "geometry"])
+def test_colour_size_and_aspect_do_not_predict_the_class(object_features, kind):
+    """A nearest-class-mean classifier on colour (or on box size and aspect) is near chance."""
+    labels, colours, geometry = object_features
+    features = colours if kind == "colour" else geometry
+    chance = 1 / len(sd.DEFAULT_CLASSES)
+    accuracy = _nearest_class_mean_accuracy(labels, features)
+    assert len(labels) >= 400, len(labels)
+    assert accuracy < chance + 0.1, f"{kind} predicts the class with accuracy {accuracy:.2f} (chance {chance:.2f})"
+    # Per-class means of each feature lie within a small fraction of its spread of the overall mean.
+    spread = features.std(axis=0)
+    for c in range(len(sd.DEFAULT_CLASSES)):
+        gap = np.abs(features[labels == c].mean(axis=0) - features.mean(axis=0)) / spread
+        assert (gap < 0.4).all(), (kind, sd.DEFAULT_CLASSES[c], gap.round(2))
+
+
+def test_colour_test_would_catch_a_class_dependent_tint(object_features):
+    """The check above is not blind: shift each class's mean colour by 0.2 (of 1) along its
+    own direction and the classifier beats chance by more than the allowed margin."""
+    labels, colours, _ = object_features
+    tinted = colours.copy()
+    tinted[:, :3] += 0.2 * np.eye(3)[labels % 3] * np.where(labels < 3, 1.0, -1.0)[:, None]
+    assert _nearest_class_mean_accuracy(labels, tinted) >= 1 / len(sd.DEFAULT_CLASSES) + 0.1
+
+
+def test_a_validation_only_dataset_can_be_written(tmp_path):
+    out = sd.make_synthetic_dataset(tmp_path / "val_only", num_train=0, num_val=3, seed=2)
+    assert _load(out, "train") == [] and len(_load(out, "val")) == 3
 
 
 def test_custom_classes_are_used_and_recorded(tmp_path):
@@ -239,7 +380,10 @@ def test_custom_classes_are_used_and_recorded(tmp_path):
     names = {obj["name"] for _, objects in _load(out, "train") for obj in objects}
     assert names == set(classes), names
     assert sd.synthetic_classes(out) == classes
-    assert sd.read_marker(out)["styles"]["cat"] == {"shape": "ellipse", "rgb": [215, 25, 25]}
+    marker = sd.read_marker(out)
+    assert marker["shapes"] == {"cat": "ellipse", "dog": "rectangle", "person": "triangle", "sheep": "cross"}
+    assert marker["distractor_shapes"] == list(sd.DISTRACTOR_SHAPES)
+    assert marker["format_version"] == sd.FORMAT_VERSION
 
 
 # ---------------------------------------------------------------------------
