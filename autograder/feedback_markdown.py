@@ -10,13 +10,12 @@ renders as text and never as links, images or HTML.
   table and a hint;
 * ``definition_rows`` / ``definition_table_text`` / ``definition_table_markdown``:
   points per graded definition (the terminal prints the text table);
-* ``line_chart`` / ``bar_chart``: compact text charts of the notebook stage's
-  loss curve and per-class AP (Gradescope's Markdown shows no inline image).
+* ``bar_chart``: a compact text chart of the notebook stage's per-class AP
+  (Gradescope's Markdown shows no inline image).
 """
 
 from __future__ import annotations
 
-import math
 import re
 
 OUTPUT_FORMAT = "md"  # Gradescope's name for Markdown output
@@ -24,8 +23,6 @@ NOTEBOOK_ROW = "notebook"  # definition-table row of the tests tagged with no de
 _ACTIVE = re.compile(r"([\\`*\[\]<>!|#])")
 _JUDGE_MESSAGE = re.compile(r"^`(?P<what>[^`\n]+)`: (?P<head>.*?)expected (?P<expected>.+?), got (?P<got>.+?)"
                             r"(?: — (?P<hint>.+))?$")
-CHART_WIDTH = 60
-CHART_HEIGHT = 8
 
 
 def escape(text: str) -> str:
@@ -125,33 +122,6 @@ def definition_table_markdown(tests) -> str:
 
 
 # ------------------------------------------------------------------ charts
-def line_chart(values: list[float], width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> str:
-    """A text plot of `values` (e.g. the loss per iteration): columns are means over equal
-    spans of iterations, drawn with `*` on `height` rows; the axis shows the range."""
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
-        return "(no finite values to plot)"
-    columns = min(width, len(values))
-    means = []
-    for c in range(columns):
-        span = [v for v in values[c * len(values) // columns:(c + 1) * len(values) // columns] if math.isfinite(v)]
-        means.append(sum(span) / len(span) if span else None)
-    low, high = min(finite), max(finite)
-    scale = (high - low) or 1.0
-    grid = [[" "] * columns for _ in range(height)]
-    for c, mean in enumerate(means):
-        if mean is not None:
-            grid[height - 1 - round((mean - low) / scale * (height - 1))][c] = "*"
-    label = max(len(f"{high:.3g}"), len(f"{low:.3g}"))
-    lines = []
-    for r, row in enumerate(grid):
-        tick = f"{high:.3g}" if r == 0 else f"{low:.3g}" if r == height - 1 else ""
-        lines.append(f"{tick:>{label}} |{''.join(row)}")
-    lines.append(f"{'':>{label}} +{'-' * columns}")
-    lines.append(f"{'':>{label}}  iteration 1 .. {len(values)}")
-    return "\n".join(lines)
-
-
 def bar_chart(values: dict[str, float], width: int = 30) -> str:
     """One bar per key (e.g. AP per class, in [0, 1]), lowest first."""
     if not values:

@@ -21,18 +21,15 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-PROFILE_ENV = "AUTOGRADER_NOTEBOOK_PROFILE"
+from autograder.full_run_detector import CHECKPOINT_NAME
 
-# Fractions of the loss history compared by the "loss decreases" check.
-LOSS_HEAD_FRACTION = 0.10  # the first 10% of the iterations
-LOSS_TAIL_FRACTION = 0.20  # the last 20%
+PROFILE_ENV = "AUTOGRADER_NOTEBOOK_PROFILE"
 
 # Paths inside the kernel's working directory (the notebook's COURSE_DIR).
 KERNEL_DATA_DIR = "data"
 KERNEL_OUTPUT_DIR = "outputs"
-# Written by the release notebook's full-training and evaluation cells.
-LOSS_HISTORY_FILE = f"{KERNEL_OUTPUT_DIR}/loss_history.json"
-DETECTIONS_DIR = f"{KERNEL_OUTPUT_DIR}/mAP/input/detection-results"
+# Saved by the release notebook's full-training cell (train_detector) after its last iteration.
+CHECKPOINT_FILE = f"{KERNEL_OUTPUT_DIR}/{CHECKPOINT_NAME}"
 
 # The notebook's other training runs (overfitting a small subset) are not
 # graded: one iteration of a tiny model, one batch, one image shown.
@@ -71,9 +68,11 @@ class GradingProfile:
     cell_cpu_limit_s: float
     total_cpu_limit_s: float
     wall_limit_s: float
-    # Thresholds of the graded checks.
-    max_loss_ratio: float  # mean loss of the last 20% / of the first 10% must be below this
-    min_map: float  # mAP@0.5 on the withheld validation annotations must be at least this
+    # Thresholds of the graded checks, on the detector of the run's checkpoint and the same
+    # detector freshly built (untrained), both judged by the grader (notebook_checks.py).
+    max_loss_ratio: float  # trained / untrained mean loss on the grader's batches must be below this
+    min_map: float  # the trained detector's mAP@0.5 on the secret validation split must be at least this
+    max_untrained_map: float  # and the untrained one's below this: the detections come from training
 
     def time_scaled(self, factor: float, wall_factor: float | None = None) -> GradingProfile:
         """This profile with its CPU limits multiplied by ``factor`` and its wall limit by ``wall_factor``
@@ -101,8 +100,8 @@ class GradingProfile:
             "FULL_WARMUP_ITERS": self.warmup_iters,
             "FULL_MAX_GRAD_NORM": self.max_grad_norm,
             "FULL_POST_NMS_TOPK": self.post_nms_topk,
-            "CHECKPOINT_PERIOD": 0,  # no checkpoints: larger than the sandbox's file-size limit, and unused
-            "EVALUATE_MAP": False,  # the grader evaluates; the kernel has no validation boxes
+            "CHECKPOINT_PERIOD": self.iterations,  # one checkpoint, after the last iteration: the graded weights
+            "EVALUATE_MAP": False,  # the kernel's validation split is a stand-in; the grader evaluates
         }
 
 
@@ -128,6 +127,7 @@ GRADING_PROFILE = GradingProfile(
     wall_limit_s=480.0,
     max_loss_ratio=0.5,
     min_map=0.4,  # calibrated: reference 0.63-0.69 over 10 seeds, broken variants at most 0.19 (docs/calibration.md)
+    max_untrained_map=0.05,
 )
 
 SMOKE_PROFILE = dataclasses.replace(
@@ -143,8 +143,9 @@ SMOKE_PROFILE = dataclasses.replace(
     cell_cpu_limit_s=60.0,
     total_cpu_limit_s=120.0,
     wall_limit_s=300.0,
-    max_loss_ratio=float("inf"),  # plumbing only: any finite loss history passes
+    max_loss_ratio=float("inf"),  # plumbing only: any finite losses pass
     min_map=0.0,
+    max_untrained_map=float("inf"),
 )
 
 PROFILES = {profile.name: profile for profile in (GRADING_PROFILE, SMOKE_PROFILE)}

@@ -1,36 +1,36 @@
 """The two graded checks of the notebook stage, computed in the trusted process.
 
-* Training loss decreases: the loss history the full-training cell saved
-  has one finite value per iteration, and the mean of its last
-  ``LOSS_TAIL_FRACTION`` is below ``max_loss_ratio`` times the mean of its
-  first ``LOSS_HEAD_FRACTION``.
-* Validation mAP@0.5: the detection files the notebook wrote, scored with
-  ``voc_map.evaluate`` (Cartucho's rules) against the grader's own copy of
-  the validation boxes, reach ``min_map``.
+Both judge what fresh workers measured of two detectors built from the
+submission's definitions (``notebook_stage``): the *untrained* one, as its
+constructor leaves it, and the *trained* one, with the weights of the graded
+run's checkpoint.
 
-Inputs are the untrusted texts the notebook wrote; every problem with them
-raises ``CheckFailed`` with a message for the student.
+* Training loss decreases: on the grader's loss batches, the trained
+  detector's mean loss is below ``max_loss_ratio`` times the untrained one's.
+  That loss is what the submission's own ``forward`` reports, so it counts
+  only for a detector that learned to tell the classes apart: its mAP on
+  the secret split, with its class labels matched one-to-one to the true
+  classes that suit them best (``class_matched_map``), reaches ``min_map``.
+  A consistent labelling mistake keeps these points; a rule that finds
+  objects without telling them apart, with a loss that says otherwise,
+  does not.
+* Validation mAP@0.5: on the secret validation split, scored with
+  ``voc_map.evaluate`` (Cartucho's rules), the trained detector reaches
+  ``min_map`` while the untrained one stays below ``max_untrained_map``:
+  the detections must come from training.
+
+Every failure raises ``CheckFailed`` with a message for the student.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from autograder.course_files import load_course_module
-from autograder.grading_profile import (
-    DETECTIONS_DIR,
-    LOSS_HEAD_FRACTION,
-    LOSS_HISTORY_FILE,
-    LOSS_TAIL_FRACTION,
-    GradingProfile,
-)
-
-RESULT_FILE_SUFFIX = ".txt"
-MAX_REPORTED_PROBLEMS = 3
+from autograder.grading_profile import GradingProfile
 
 
 class CheckFailed(AssertionError):
@@ -39,121 +39,111 @@ class CheckFailed(AssertionError):
 
 @dataclass(frozen=True)
 class LossSummary:
-    iterations: int
-    head_mean: float  # mean of the first LOSS_HEAD_FRACTION of the iterations
-    tail_mean: float  # mean of the last LOSS_TAIL_FRACTION
+    untrained: float  # mean loss of the untrained detector over the loss batches
+    trained: float
     ratio: float
+    batches: int
 
     def describe(self) -> str:
-        return (f"mean loss of the first {window(self.iterations, LOSS_HEAD_FRACTION)} iterations {self.head_mean:.3f}, "
-                f"of the last {window(self.iterations, LOSS_TAIL_FRACTION)} {self.tail_mean:.3f} "
-                f"(ratio {self.ratio:.2f})")
+        return (f"mean loss on the grader's {self.batches} batches {self.untrained:.3f} untrained, "
+                f"{self.trained:.3f} after the full run (ratio {self.ratio:.2f})")
 
 
-def window(iterations: int, fraction: float) -> int:
-    """Iterations in a head or tail window: at least one."""
-    return max(1, round(iterations * fraction))
+@dataclass(frozen=True)
+class MapSummary:
+    trained: object  # voc_map.MapResult of the trained detector
+    untrained: object  # and of the untrained one
+
+    @property
+    def map(self) -> float:
+        return self.trained.map
+
+
+def _evaluations(run):
+    """(untrained, trained) evaluations of a ``notebook_stage.NotebookRun``; why not, as ``CheckFailed``."""
+    if run.trained is None or run.untrained is None:
+        raise CheckFailed(run.evaluation_problem or run.failure or "The notebook run left nothing to judge.")
+    return run.untrained, run.trained
 
 
 # ------------------------------------------------------------------------- loss
-def parse_loss_history(text: str | None, expected_iterations: int) -> list[float]:
-    if text is None:
-        raise CheckFailed(f"The notebook did not write {LOSS_HISTORY_FILE}: the full-training cell of the release "
-                          "notebook saves the loss history there; keep that code.")
-    try:
-        history = json.loads(text)
-    except ValueError:
-        raise CheckFailed(f"{LOSS_HISTORY_FILE} is not valid JSON (is it complete?).") from None
-    if type(history) is not list or not all(type(v) in (int, float) for v in history):
-        raise CheckFailed(f"{LOSS_HISTORY_FILE} must hold a list of numbers, one training loss per iteration.")
-    if len(history) != expected_iterations:
-        raise CheckFailed(f"{LOSS_HISTORY_FILE} has {len(history)} values; the graded run trains "
-                          f"FULL_ITERS = {expected_iterations} iterations (one loss each). Keep "
-                          "`max_iters=FULL_ITERS` in the full-training cell.")
-    return [float(v) for v in history]
+def loss_summary(run) -> LossSummary:
+    """The two detectors' mean losses; ``CheckFailed`` if there are none or one is not finite."""
+    untrained, trained = _evaluations(run)
+    for name, losses in (("untrained", untrained.losses), ("trained", trained.losses)):
+        bad = [value for value in losses if not math.isfinite(value)]
+        if bad:
+            raise CheckFailed(f"The {name} detector's training loss is {bad[0]} on a grader batch: "
+                              + ("training diverged." if name == "trained" else "check the losses of your forward."))
+    head, tail = float(np.mean(untrained.losses)), float(np.mean(trained.losses))
+    return LossSummary(head, tail, tail / head if head > 0 else math.inf, len(trained.losses))
 
 
-def loss_summary(history: list[float]) -> LossSummary:
-    n = len(history)
-    head = float(np.mean(history[: window(n, LOSS_HEAD_FRACTION)]))
-    tail = float(np.mean(history[-window(n, LOSS_TAIL_FRACTION):]))
-    return LossSummary(n, head, tail, tail / head if head > 0 else math.inf)
-
-
-def check_loss_decreases(history: list[float], profile: GradingProfile) -> LossSummary:
-    """Raise ``CheckFailed`` unless the loss is finite everywhere and fell enough."""
-    bad = [i for i, v in enumerate(history) if not math.isfinite(v)]
-    if bad:
-        raise CheckFailed(f"The training loss is not finite at iteration {bad[0]} ({history[bad[0]]}): "
-                          "training diverged.")
-    summary = loss_summary(history)
+def check_loss_decreases(run, profile: GradingProfile) -> LossSummary:
+    """Raise ``CheckFailed`` unless the trained detector's loss fell enough below the untrained one's,
+    and the trained detector tells the classes apart (up to their labels)."""
+    summary = loss_summary(run)
     if not summary.ratio < profile.max_loss_ratio:
-        raise CheckFailed(f"The training loss did not decrease enough: {summary.describe()}; the last "
-                          f"{window(summary.iterations, LOSS_TAIL_FRACTION)} iterations must average below "
-                          f"{profile.max_loss_ratio:g} times the first {window(summary.iterations, LOSS_HEAD_FRACTION)}.")
+        raise CheckFailed(f"The training loss did not decrease enough: {summary.describe()}; the trained "
+                          f"detector's must be below {profile.max_loss_ratio:g} times the untrained one's.")
+    matched = class_matched_map(run)
+    if not matched >= profile.min_map:
+        raise CheckFailed(f"The training loss fell ({summary.describe()}), but the trained detector does not tell "
+                          f"the classes apart: on the grader's validation images its mAP@0.5 is {matched:.3f} even "
+                          f"with its labels matched to the classes that suit them best (at least "
+                          f"{profile.min_map:g} is needed). The loss your forward reports does not show what the "
+                          "detector learned.")
     return summary
 
 
+def class_matched_map(run) -> float:
+    """mAP@0.5 of the trained detector with each predicted label renamed to the true class it detects best,
+    one-to-one (greedy on AP: highest first)."""
+    _, trained = _evaluations(run)
+    evaluate = load_course_module("voc_map").evaluate
+    truth = run.data.ground_truth
+    true_classes = sorted({str(name) for image in truth.values() for name in image["labels"]})
+    predicted = sorted({str(name) for image in trained.detections.values() for name in image["labels"]})
+    pairs = []  # (AP, predicted label, true class)
+    for label in predicted:
+        relabelled = {image: _as_every_class(found, label, true_classes) for image, found in trained.detections.items()}
+        ap = evaluate(truth, relabelled).ap_per_class
+        pairs += [(ap[name], label, name) for name in true_classes]
+    used_labels, used_classes, total = set(), set(), 0.0
+    for ap, label, name in sorted(pairs, key=lambda pair: (-pair[0], pair[1], pair[2])):
+        if label not in used_labels and name not in used_classes:
+            used_labels.add(label)
+            used_classes.add(name)
+            total += ap
+    return total / len(true_classes)
+
+
+def _as_every_class(found: dict, label: str, classes: list[str]) -> dict:
+    """The detections labelled ``label``, repeated once under each of ``classes``."""
+    keep = found["labels"] == label
+    boxes, scores = found["boxes"][keep], found["scores"][keep]
+    return {"boxes": np.concatenate([boxes] * len(classes)).reshape(-1, 4),
+            "scores": np.concatenate([scores] * len(classes)),
+            "labels": np.repeat(np.array(classes, dtype=str), len(boxes))}
+
+
 # -------------------------------------------------------------------------- mAP
-def parse_detections(texts: dict[str, str] | None, image_ids: tuple[str, ...]) -> dict[str, dict]:
-    """Image id -> ``{"boxes", "scores", "labels"}`` from the notebook's Cartucho detection files."""
-    voc_map = load_course_module("voc_map")
-    if texts is None:
-        raise CheckFailed(f"The notebook did not write {DETECTIONS_DIR}/: the evaluation cell of the release "
-                          "notebook writes one detection file per validation image there; keep that code.")
-    known = set(image_ids)
-    detections, problems = {}, []
-    for name, text in sorted(texts.items()):
-        image = name[: -len(RESULT_FILE_SUFFIX)] if name.endswith(RESULT_FILE_SUFFIX) else None
-        if image not in known:
-            problems.append(f"{name} is not a validation image's file")
-            continue
-        labels, rows = [], []
-        for number, line in enumerate(text.splitlines(), start=1):
-            try:
-                parsed = voc_map.parse_line(line, detection=True)
-            except ValueError as error:
-                problems.append(f"{name}, line {number}: {error}")
-                continue
-            if parsed is not None:
-                labels.append(parsed[0])
-                rows.append(parsed[1])
-        rows = np.array(rows, dtype=np.float64).reshape(-1, 5)
-        if not np.isfinite(rows).all():
-            problems.append(f"{name}: a score or co-ordinate is not finite")
-            continue
-        detections[image] = {"scores": rows[:, 0], "boxes": rows[:, 1:], "labels": np.array(labels, dtype=str)}
-    if problems:
-        shown = "; ".join(problems[:MAX_REPORTED_PROBLEMS])
-        more = f" (and {len(problems) - MAX_REPORTED_PROBLEMS} more)" if len(problems) > MAX_REPORTED_PROBLEMS else ""
-        raise CheckFailed(f"The detection files in {DETECTIONS_DIR}/ are not in the expected format: {shown}{more}.")
-    return detections
+def map_summary(run) -> MapSummary:
+    """Both detectors' ``voc_map.MapResult`` on the secret validation split."""
+    untrained, trained = _evaluations(run)
+    evaluate = load_course_module("voc_map").evaluate
+    truth = run.data.ground_truth
+    return MapSummary(trained=evaluate(truth, trained.detections), untrained=evaluate(truth, untrained.detections))
 
 
-def validation_map(detections: dict[str, dict], ground_truth: dict[str, dict]):
-    """``voc_map.MapResult`` of the detections against the withheld boxes."""
-    return load_course_module("voc_map").evaluate(ground_truth, detections)
-
-
-def run_loss_history(run, profile: GradingProfile) -> list[float]:
-    """The loss history a notebook run (``notebook_stage.NotebookRun``) saved; the run's
-    failure message when it stopped before saving one."""
-    if run.loss_history_text is None and run.failure is not None:
-        raise CheckFailed(run.failure)
-    return parse_loss_history(run.loss_history_text, profile.iterations)
-
-
-def run_validation_map(run):
-    """``voc_map.MapResult`` of a notebook run's detection files against the withheld boxes;
-    the run's failure message when it did not finish."""
-    if run.failure is not None:
-        raise CheckFailed(run.failure)
-    return validation_map(parse_detections(run.detection_texts, run.data.image_ids), run.data.ground_truth)
-
-
-def check_map(result, profile: GradingProfile) -> None:
+def check_map(summary: MapSummary, profile: GradingProfile) -> None:
+    result = summary.trained
     if not result.map >= profile.min_map:
         worst = sorted(result.ap_per_class.items(), key=lambda item: item[1])[:3]
         listed = ", ".join(f"{name} {ap:.2f}" for name, ap in worst)
         raise CheckFailed(f"Validation mAP@0.5 is {result.map:.3f}; at least {profile.min_map:g} is needed "
                           f"(lowest AP: {listed}). A correct detector reaches it with the graded settings.")
+    if not summary.untrained.map < profile.max_untrained_map:
+        raise CheckFailed(f"Your detector scores an mAP@0.5 of {summary.untrained.map:.3f} before any training "
+                          f"(at most {profile.max_untrained_map:g} is expected of random weights): the "
+                          "detections must come from the trained weights, not from rules in the code.")

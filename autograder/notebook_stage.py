@@ -1,13 +1,17 @@
-"""The notebook stage: run the graded notebook headless in the sandbox; judge here.
+"""The notebook stage: train in the sandbox, judge the trained detector in fresh workers.
 
 ``run_notebook_stage`` picks the notebook (``graded_notebook``), generates the
 grading data (``grading_data``), injects the profile's parameters and runs
 every code cell in one sandbox call (probe ``notebook.run_notebook``) with
-the profile's per-cell and total CPU-time limits and its wall-clock backstop. The kernel sees the training
-split and the validation images, never the validation boxes. What comes
-back — the report of the run, the loss history the notebook saved and the
-detection files it wrote — is untrusted text, parsed and judged by
-``notebook_checks`` in this process.
+the profile's per-cell and total CPU-time limits and its wall-clock
+backstop. The kernel sees the training split only. Nothing it writes or
+measures is evidence except the weights of the checkpoint its full-training
+cell saved. Two fresh workers, which never ran a notebook cell, build the
+detector from the submission's definitions (probe
+``trained_detector.evaluate``): one keeps the untrained weights, one loads
+the checkpoint's; each measures the training loss on the grader's batches
+and detects objects in the secret validation images. Their replies are
+untrusted: ``notebook_checks`` validates and judges them in this process.
 """
 
 from __future__ import annotations
@@ -17,24 +21,43 @@ from dataclasses import dataclass
 
 import torch
 
-from autograder.course_files import kernel_course_files
+from autograder.course_files import kernel_course_files, load_course_module
 from autograder.errors import InvalidOutput, SubmissionError
+from autograder.full_run_detector import CHECKPOINT_NAME
 from autograder.graded_notebook import graded_cells, graded_notebook
 from autograder.grading_data import GradingData, build_grading_data
-from autograder.grading_profile import DETECTIONS_DIR, KERNEL_DATA_DIR, LOSS_HISTORY_FILE, GradingProfile
+from autograder.grading_profile import CHECKPOINT_FILE, KERNEL_DATA_DIR, GradingProfile
 from autograder.sandbox import Sandbox, clean_message
 from autograder.submission import NormalizedSubmission
 
 NOTEBOOK_PROBE = "notebook.run_notebook"
+EVALUATION_PROBE = "trained_detector.evaluate"
 # The kernel's environment on top of the worker's clean one: no ImageNet download attempt.
 KERNEL_ENVIRONMENT = {"DETECTOR_BACKBONE_WEIGHTS": "random"}
 # Beyond the run's wall-clock limit, for writing the inputs and collecting the outputs.
 CALL_MARGIN_S = 30.0
+# One evaluation (build, 8 loss batches, 128 validation images): the reference needs about
+# 10 CPU s of the calibration machine; scaled like the notebook's limits.
+EVALUATION_TIMEOUT_S = 120.0
+# Checkpoint weights sent on to the evaluations: the graded run's detector has 452 tensors, 5.3 M values.
+MAX_CHECKPOINT_TENSORS = 4096
+MAX_CHECKPOINT_VALUES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class DetectorEvaluation:
+    """What a fresh worker measured of one detector (validated, not yet judged).
+
+    ``losses``: total training loss per loss batch. ``detections``: validation image id ->
+    ``{"boxes": (D, 4), "scores": (D,), "labels": (D,) class names}`` as the evaluation cell writes them."""
+
+    losses: tuple[float, ...]
+    detections: dict[str, dict]
 
 
 @dataclass(frozen=True)
 class NotebookRun:
-    """What the notebook run left for the checks (all of it untrusted except ``data``)."""
+    """What the notebook run and the evaluations of its detector left for the checks."""
 
     notebook: str  # which notebook ran, for messages
     data: GradingData
@@ -42,16 +65,22 @@ class NotebookRun:
     cell_count: int
     cell_seconds: tuple[float, ...]
     failure: str | None  # why the run stopped early (student-facing), None if every cell ran
-    loss_history_text: str | None  # LOSS_HISTORY_FILE as the notebook wrote it
-    detection_texts: dict[str, str] | None  # DETECTIONS_DIR file name -> text
     wall_s: float
+    # Why there is nothing to judge (student-facing): no usable checkpoint, or its evaluation
+    # failed. None when both evaluations exist.
+    evaluation_problem: str | None = None
+    untrained: DetectorEvaluation | None = None
+    trained: DetectorEvaluation | None = None
 
 
-def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profile: GradingProfile,
+def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profile: GradingProfile, seed: int,
                        course_files: dict[str, str] | None = None, time_factor: float = 1.0,
                        wall_factor: float | None = None) -> NotebookRun:
-    """Run the submission's notebook with ``profile``; ``course_files`` replaces the helper modules (calibration).
+    """Run the submission's notebook with ``profile`` and judge-ready evaluations of its detector.
 
+    ``seed`` draws the validation split, the loss batches and the untrained
+    weights (``grading_data.validation_seed`` of the submission's seed).
+    ``course_files`` replaces the helper modules (calibration).
     ``time_factor`` scales the profile's CPU limits to this machine and
     ``wall_factor`` (default: ``time_factor``) its wall-clock backstop
     (``machine_speed.py``); the student's messages state them unscaled.
@@ -64,7 +93,7 @@ def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profi
     """
     notebook, description = graded_notebook(submission)
     cells = graded_cells(notebook, profile.notebook_parameters())
-    data = build_grading_data(profile)
+    data = build_grading_data(profile, seed)
     files = {name: _bytes_tensor(text.encode()) for name, text in (course_files or kernel_course_files()).items()}
     files.update({f"{KERNEL_DATA_DIR}/{path}": _bytes_tensor(content) for path, content in data.kernel_files.items()})
     started = time.monotonic()
@@ -78,37 +107,128 @@ def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profi
         cell_cpu_limit_s=float(profile.cell_cpu_limit_s),
         total_cpu_limit_s=float(profile.total_cpu_limit_s),
         time_factor=float(time_factor),
-        collect_files=[LOSS_HISTORY_FILE],
-        collect_folders=[DETECTIONS_DIR],
+        checkpoint=CHECKPOINT_FILE,
     )
-    return _parse_report(report, description, data, cells, time.monotonic() - started)
+    run, weights = _parse_report(report, description, data, cells, time.monotonic() - started)
+    if weights is None:
+        return run
+    try:
+        untrained = _evaluate(sandbox, None, data, profile, seed, time_factor)
+        trained = _evaluate(sandbox, weights, data, profile, seed, time_factor)
+    except SubmissionError as error:
+        return _with(run, evaluation_problem=f"The grader could not evaluate the detector of your full run: {error}")
+    return _with(run, untrained=untrained, trained=trained)
+
+
+def _with(run: NotebookRun, **changes) -> NotebookRun:
+    return NotebookRun(**{**run.__dict__, **changes})
+
+
+def _evaluate(sandbox: Sandbox, weights: dict | None, data: GradingData, profile: GradingProfile, seed: int,
+              time_factor: float) -> DetectorEvaluation:
+    """One detector's losses and detections, measured by a fresh worker."""
+    reply = sandbox.call(
+        EVALUATION_PROBE,
+        timeout_s=EVALUATION_TIMEOUT_S * time_factor,
+        state=weights,
+        fpn_channels=profile.fpn_channels,
+        post_nms_topk=profile.post_nms_topk,
+        num_classes=load_course_module("detection_helpers").NUM_CLASSES,
+        loss_images=list(data.loss_images),
+        loss_boxes=list(data.loss_boxes),
+        images=data.images,
+        seed=seed,
+    )
+    try:
+        return _parse_evaluation(reply, data)
+    except (KeyError, TypeError, ValueError) as error:
+        raise InvalidOutput(f"The evaluation of your detector returned something unexpected ({error}).") from None
+
+
+def _parse_evaluation(reply: dict, data: GradingData) -> DetectorEvaluation:
+    losses, detections = reply["losses"], reply["detections"]
+    if type(losses) is not list or len(losses) != len(data.loss_images) or not all(type(v) is float for v in losses):
+        raise ValueError("losses")
+    if type(detections) is not list or len(detections) != len(data.image_ids):
+        raise ValueError("detections")
+    idx_to_class = {index: name for index, name in enumerate(load_course_module("detection_helpers").VOC_CLASSES)}
+    padding = load_course_module("detection_helpers").PADDING_LABEL
+    parsed = {}
+    for image, found in zip(data.image_ids, detections):
+        boxes, classes, scores = (found[key] for key in ("boxes", "classes", "scores"))
+        if not all(type(t) is torch.Tensor and t.dtype == torch.float32 for t in (boxes, classes, scores)) \
+                or boxes.dim() != 2 or boxes.shape[1:] != (4,) or classes.shape != (len(boxes),) \
+                or scores.shape != (len(boxes),):
+            raise ValueError(f"detections of {image}")
+        keep = classes != padding  # as the evaluation cell: padding rows are no detection
+        boxes, classes, scores = boxes[keep].double(), classes[keep], scores[keep].double()
+        if not (torch.isfinite(boxes).all() and torch.isfinite(scores).all()):
+            raise ValueError(f"{image}: a box or score is not finite")
+        if not all(float(c).is_integer() and int(c) in idx_to_class for c in classes.tolist()):
+            raise ValueError(f"{image}: a class index is not one of the {len(idx_to_class)} classes")
+        parsed[image] = {
+            "boxes": _as_written(boxes.numpy()),
+            "scores": scores.numpy(),
+            "labels": _class_names(classes, idx_to_class),
+        }
+    return DetectorEvaluation(tuple(losses), parsed)
+
+
+def _as_written(boxes):
+    """Co-ordinates as the evaluation cell prints them (two decimals)."""
+    return boxes.round(2)
+
+
+def _class_names(classes: torch.Tensor, idx_to_class: dict):
+    import numpy as np
+
+    return np.array([idx_to_class[int(c)] for c in classes.tolist()], dtype=str)
 
 
 def _bytes_tensor(content: bytes) -> torch.Tensor:
     return torch.frombuffer(bytearray(content), dtype=torch.uint8) if content else torch.empty(0, dtype=torch.uint8)
 
 
-def _parse_report(report: dict, description: str, data: GradingData, cells: list, wall_s: float) -> NotebookRun:
-    """Validate the probe's untrusted report into a ``NotebookRun``."""
+def _parse_report(report: dict, description: str, data: GradingData, cells: list,
+                  wall_s: float) -> tuple[NotebookRun, dict | None]:
+    """Validate the probe's untrusted report: the run, and the checkpoint's weights (None if unusable)."""
     try:
         cells_run = report["cells_run"]
         seconds = tuple(float(s) for s in report["seconds"])
         failure = report["failure"]
-        loss_text = report["files"][LOSS_HISTORY_FILE]
-        detections = report["folders"][DETECTIONS_DIR]
+        checkpoint = report["checkpoint"]
         if type(cells_run) is not int or not 0 <= cells_run <= len(cells):
             raise ValueError("cells_run")
         if failure is not None:
             failure = _failure_message(failure, cells)
-        if loss_text is not None and type(loss_text) is not str:
-            raise ValueError("loss history")
-        if detections is not None and not (
-            type(detections) is dict and all(type(k) is str and type(v) is str for k, v in detections.items())
-        ):
-            raise ValueError("detections")
+        if type(checkpoint) is not dict:
+            raise ValueError("checkpoint")
+        weights, problem = checkpoint.get("model"), checkpoint.get("problem")
+        if weights is not None:
+            _check_weights(weights)
+        elif type(problem) is not str:
+            raise ValueError("checkpoint problem")
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidOutput(f"The grader could not read the report of the notebook run ({error}).") from None
-    return NotebookRun(description, data, cells_run, len(cells), seconds, failure, loss_text, detections, wall_s)
+    run = NotebookRun(description, data, cells_run, len(cells), seconds, failure, wall_s)
+    if weights is None:
+        return _with(run, evaluation_problem=failure or _checkpoint_problem(problem)), None
+    return run, weights
+
+
+def _check_weights(weights: dict) -> None:
+    if type(weights) is not dict or not 0 < len(weights) <= MAX_CHECKPOINT_TENSORS:
+        raise ValueError("checkpoint weights")
+    if not all(type(k) is str and type(v) is torch.Tensor for k, v in weights.items()):
+        raise ValueError("checkpoint weights")
+    if sum(v.numel() for v in weights.values()) > MAX_CHECKPOINT_VALUES:
+        raise ValueError("checkpoint weights: too many values")
+
+
+def _checkpoint_problem(problem: str) -> str:
+    return (f"The checkpoint of the full run ({CHECKPOINT_FILE}) is {clean_message(problem)[:200]}: the grader judges the detector it "
+            f"holds. Keep the full-training cell's `train_detector(..., checkpoint_path=os.path.join(OUTPUT_DIR, "
+            f"\"{CHECKPOINT_NAME}\"), checkpoint_period=CHECKPOINT_PERIOD)` as the release notebook has it.")
 
 
 # What made calibrated runs too slow (docs/calibration.md): a loop NMS in training costs about

@@ -52,7 +52,7 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MEMORY_MB = 4096
 DEFAULT_MAX_PROCESSES = 16  # tasks (threads count too); graded code needs none beyond its own
 DEFAULT_MAX_RESULT_BYTES = 64 * 1024 * 1024
-DEFAULT_FILE_SIZE_MB = 16
+DEFAULT_FILE_SIZE_MB = 64  # the graded run's checkpoint (weights and SGD momentum) is about 42 MB
 DEFAULT_MAX_OPEN_FILES = 256
 DEFAULT_SEED = 0
 

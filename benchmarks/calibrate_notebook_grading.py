@@ -46,31 +46,27 @@ if str(REPOSITORY) not in sys.path:
 from autograder.course_files import kernel_course_files  # noqa: E402
 from autograder.errors import SubmissionError  # noqa: E402
 from autograder.grading_profile import GRADING_PROFILE, PROFILES, GradingProfile  # noqa: E402
-from autograder.notebook_checks import (  # noqa: E402
-    CheckFailed,
-    check_loss_decreases,
-    check_map,
-    loss_summary,
-    run_loss_history,
-    run_validation_map,
-)
+from autograder.grading_data import validation_seed  # noqa: E402
+from autograder.notebook_checks import CheckFailed, check_loss_decreases, check_map, loss_summary, map_summary  # noqa: E402
 from autograder.machine_speed import measure_machine_speed  # noqa: E402
 from autograder.notebook_stage import run_notebook_stage  # noqa: E402
 from autograder.sandbox import Sandbox  # noqa: E402
 from autograder.submission import NormalizedSubmission  # noqa: E402
+from data_scripts.synthetic_dataset import FORMAT_VERSION as DATASET_FORMAT_VERSION  # noqa: E402
 from tests.grading_corpus.plausible_bugs import BUGS_BY_NAME, Bug, apply_edits, reference_sources  # noqa: E402
 
 DEFAULT_TABLE = REPOSITORY / "benchmarks" / "results" / "notebook_grading_calibration.csv"
 # Next to the table: profile key -> the settings that shape training, so that --history can say
 # what each earlier profile version was.
 PROFILES_SUFFIX = ".profiles.json"
-COLUMNS = ("profile", "variant", "seed", "status", "map", "loss_head", "loss_tail", "loss_ratio",
-           "loss_check", "map_check", "cpu_s", "wall_s")
+COLUMNS = ("profile", "variant", "seed", "status", "map", "untrained_map", "loss_untrained", "loss_trained",
+           "loss_ratio", "loss_check", "map_check", "cpu_s", "wall_s")
 REFERENCE = "reference"
 # The wall-clock backstop is for a dedicated CPU; calibration shares one, so it is relaxed (it shapes nothing).
 DEFAULT_WALL_LIMIT_SCALE = 10.0
 # Profile fields that do not change what the notebook computes.
-UNSHAPING_FIELDS = ("name", "cell_cpu_limit_s", "total_cpu_limit_s", "wall_limit_s", "max_loss_ratio", "min_map")
+UNSHAPING_FIELDS = ("name", "cell_cpu_limit_s", "total_cpu_limit_s", "wall_limit_s", "max_loss_ratio", "min_map",
+                    "max_untrained_map")
 SEED_HOOK = """
 
 # Calibration only (benchmarks/calibrate_notebook_grading.py): every
@@ -139,8 +135,9 @@ def run_one(profile: GradingProfile, variant: Variant, seed: int) -> dict:
         sandbox = Sandbox(folder, protected_paths=[REPOSITORY / "autograder", REPOSITORY / "reference"])
         try:
             speed = measure_machine_speed(sandbox)  # as the graded stage does: limits in calibration-machine units
-            run = run_notebook_stage(sandbox, submission, profile, course_files=seeded_course_files(seed),
-                                     time_factor=speed.factor, wall_factor=speed.wall_factor)
+            run = run_notebook_stage(sandbox, submission, profile, validation_seed(seed),
+                                     course_files=seeded_course_files(seed), time_factor=speed.factor,
+                                     wall_factor=speed.wall_factor)
         except SubmissionError as error:
             run, row["status"] = None, f"stopped: {_first_line(str(error))}"
         finally:
@@ -157,18 +154,18 @@ def judge(run, profile: GradingProfile) -> dict:
     row = {"status": "ok" if run.failure is None else f"stopped: {_first_line(run.failure)}"}
     row["loss_check"] = row["map_check"] = "fail"
     try:
-        history = run_loss_history(run, profile)
+        summary = loss_summary(run)
     except CheckFailed:
-        history = None
-    if history is not None:
-        summary = loss_summary(history)
-        row.update(loss_head=f"{summary.head_mean:.4f}", loss_tail=f"{summary.tail_mean:.4f}",
-                   loss_ratio=f"{summary.ratio:.4f}", loss_check=_verdict(check_loss_decreases, history, profile))
+        summary = None
+    if summary is not None:
+        row.update(loss_untrained=f"{summary.untrained:.4f}", loss_trained=f"{summary.trained:.4f}",
+                   loss_ratio=f"{summary.ratio:.4f}", loss_check=_verdict(check_loss_decreases, run, profile))
     try:
-        result = run_validation_map(run)
+        maps = map_summary(run)
     except CheckFailed:
         return row
-    row.update(map=f"{result.map:.4f}", map_check=_verdict(check_map, result, profile))
+    row.update(map=f"{maps.trained.map:.4f}", untrained_map=f"{maps.untrained.map:.4f}",
+               map_check=_verdict(check_map, maps, profile))
     return row
 
 
@@ -196,7 +193,9 @@ def _first_line(text: str) -> str:
 
 
 def shaping_settings(profile: GradingProfile) -> dict:
-    return {k: v for k, v in dataclasses.asdict(profile).items() if k not in UNSHAPING_FIELDS}
+    """What shapes training and its evaluation: the profile's fields and the dataset generator's version."""
+    settings = {k: v for k, v in dataclasses.asdict(profile).items() if k not in UNSHAPING_FIELDS}
+    return {**settings, "dataset_format": DATASET_FORMAT_VERSION}
 
 
 # ------------------------------------------------------------------------------ table
@@ -249,11 +248,13 @@ def summary_markdown(rows: list[dict], profile: GradingProfile, key: str | None 
     of another profile version (default: this profile's)."""
     key = key or profile_key(profile)
     lines = [
-        f"Profile `{key}`; checks: loss ratio < {profile.max_loss_ratio:g}, mAP >= {profile.min_map:g}.",
+        f"Profile `{key}`; checks: loss ratio < {profile.max_loss_ratio:g}, mAP >= {profile.min_map:g} "
+        f"and untrained mAP < {profile.max_untrained_map:g}.",
         "",
-        "| variant | must fail a check | runs (seeds) | mAP min / median / max | loss ratio min / median / max "
-        "| loss check passes | mAP check passes | runs failing a check | CPU s per run |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| variant | must fail a check | runs (seeds) | mAP min / median / max | untrained mAP max "
+        "| loss ratio min / median / max | loss check passes | mAP check passes | runs failing a check "
+        "| CPU s per run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for variant in VARIANTS:
         mine = [r for r in rows if r["variant"] == variant.name and r["profile"] == key]
@@ -263,11 +264,15 @@ def summary_markdown(rows: list[dict], profile: GradingProfile, key: str | None 
         maps = [float(r["map"]) for r in mine if r["map"]]
         ratios = [float(r["loss_ratio"]) for r in mine if r["loss_ratio"]]
         loss_ok = [bool(r["loss_ratio"]) and float(r["loss_ratio"]) < profile.max_loss_ratio for r in mine]
-        map_ok = [bool(r["map"]) and float(r["map"]) >= profile.min_map for r in mine]
+        map_ok = [bool(r["map"]) and float(r["map"]) >= profile.min_map
+                  and float(r["untrained_map"]) < profile.max_untrained_map for r in mine]
+        untrained = max((float(r["untrained_map"]) for r in mine if r["untrained_map"]), default=None)
         failing = sum(not (a and b) for a, b in zip(loss_ok, map_ok))
         cpu = statistics.median(float(r["cpu_s"]) for r in mine)
         expected = "yes" if variant.should_fail else "no"
-        lines.append(f"| {variant.name} | {expected} | {len(mine)} ({seeds}) | {_spread(maps)} | {_spread(ratios)} "
+        untrained_text = "-" if untrained is None else f"{untrained:.3f}"
+        lines.append(f"| {variant.name} | {expected} | {len(mine)} ({seeds}) | {_spread(maps)} | {untrained_text} "
+                     f"| {_spread(ratios)} "
                      f"| {sum(loss_ok)}/{len(mine)} | {sum(map_ok)}/{len(mine)} | {failing}/{len(mine)} | {cpu:.0f} |")
     return "\n".join(lines)
 

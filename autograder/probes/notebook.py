@@ -1,11 +1,12 @@
 """Probe of the notebook stage: run the graded notebook's code cells in this worker.
 
 The parent sends the cells (parameters already injected), the files the
-kernel may see (course helpers, the training split, the validation images
-without boxes) and the environment; the probe writes the files into the
-work directory, runs the cells in an in-process IPython shell
-(``cell_runner``) and sends back the run's report and the text of the files
-the notebook was asked to write. Nothing is judged here.
+kernel may see (course helpers and the training split) and the environment;
+the probe writes the files into the work directory, runs the cells in an
+in-process IPython shell (``cell_runner``) and sends back the run's report
+and the model weights of the checkpoint the full-training cell saved. Nothing
+is judged here, and nothing the notebook wrote is evidence: fresh workers
+judge those weights (``probes/trained_detector.py``).
 """
 
 import os
@@ -14,15 +15,12 @@ import sys
 import torch
 
 from autograder import cell_runner
+from autograder.full_run_detector import CHECKPOINT_MODEL_KEY
 from autograder.probe_api import SubmissionModules
-
-MAX_COLLECTED_FILE_BYTES = 1 << 20
-MAX_COLLECTED_FILES = 10_000
 
 
 def run_notebook(sub: SubmissionModules, cells: list, labels: list, files: dict, environment: dict,
-                 cell_cpu_limit_s: float, total_cpu_limit_s: float, time_factor: float, collect_files: list,
-                 collect_folders: list) -> dict:
+                 cell_cpu_limit_s: float, total_cpu_limit_s: float, time_factor: float, checkpoint: str) -> dict:
     workdir = sub.directory
     for path, content in files.items():
         _write(workdir, path, content)
@@ -30,8 +28,7 @@ def run_notebook(sub: SubmissionModules, cells: list, labels: list, files: dict,
     sys.path.insert(0, workdir)
     report = cell_runner.run_cells(cells, labels, cell_cpu_limit_s, total_cpu_limit_s, workdir,
                                    after_cell=_close_figures, time_factor=time_factor)
-    report["files"] = {path: _read_text(os.path.join(workdir, path)) for path in collect_files}
-    report["folders"] = {folder: _read_folder(os.path.join(workdir, folder)) for folder in collect_folders}
+    report["checkpoint"] = _checkpoint_weights(os.path.join(workdir, checkpoint))
     return report
 
 
@@ -52,17 +49,16 @@ def _close_figures() -> None:
     plt.close("all")
 
 
-def _read_text(path: str):
-    """The file's text (at most ``MAX_COLLECTED_FILE_BYTES``), or None if it is not a regular file."""
+def _checkpoint_weights(path: str) -> dict:
+    """``{"model": state dict}`` of the checkpoint at ``path``, or ``{"problem": what it is}``
+    ("not saved", "unreadable (...)", ...)."""
     if not os.path.isfile(path):
-        return None
-    with open(path, "rb") as handle:
-        return handle.read(MAX_COLLECTED_FILE_BYTES).decode("utf-8", errors="replace")
-
-
-def _read_folder(folder: str):
-    """File name -> text of the regular files in ``folder``, or None if it is not a folder."""
-    if not os.path.isdir(folder):
-        return None
-    names = sorted(os.listdir(folder))[:MAX_COLLECTED_FILES]
-    return {name: text for name in names if (text := _read_text(os.path.join(folder, name))) is not None}
+        return {"problem": "not saved"}
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file is the same verdict
+        return {"problem": f"unreadable ({type(error).__name__})"}
+    model = checkpoint.get(CHECKPOINT_MODEL_KEY) if isinstance(checkpoint, dict) else None
+    if not isinstance(model, dict) or not all(isinstance(k, str) and type(v) is torch.Tensor for k, v in model.items()):
+        return {"problem": f"without a state dict under {CHECKPOINT_MODEL_KEY!r}"}
+    return {"model": {key: value.detach().contiguous() for key, value in model.items()}}

@@ -7,13 +7,8 @@ pasted into the notebook and the READMEs by ``generated_text.py``, so they
 change with the grader and the drift check flags copies that did not.
 """
 
-from autograder.grading_profile import (
-    DETECTIONS_DIR,
-    GRADING_PROFILE,
-    LOSS_HEAD_FRACTION,
-    LOSS_HISTORY_FILE,
-    LOSS_TAIL_FRACTION,
-)
+from autograder.grading_data import LOSS_BATCHES
+from autograder.grading_profile import CHECKPOINT_FILE, GRADING_PROFILE
 from autograder.layout import SUBMISSION_FILES
 from autograder.points_table import graded_tests, points_table_markdown, stage_points
 from autograder.submission import PREFERRED_NOTEBOOK
@@ -48,17 +43,17 @@ submission, so the same submission always gets the same score) and compare the r
 the reference solution: values, shapes, dtypes and the order of rows that these instructions \
 pin. Tests of a definition that still raises `NotImplementedError` score 0.
 * **The notebook is re-run by the grader**, top to bottom, headless, on a CPU, with its own \
-data: a synthetic dataset of {p.num_train} training and {p.num_val} validation images of \
-{p.image_size}x{p.image_size} pixels instead of PASCAL VOC, whose validation boxes it keeps to \
-itself. It sets its own values after your parameters cell: {injected}. Your own run's outputs, \
-plots and mAP are not graded. Two checks:
-  * {loss_points} points: the loss history that the full-training cell saves \
-(`{LOSS_HISTORY_FILE}`) has one finite value per iteration, and the mean of its last \
-{LOSS_TAIL_FRACTION:.0%} is below {p.max_loss_ratio:g} times the mean of its first \
-{LOSS_HEAD_FRACTION:.0%};
-  * {map_points} points: the detection files that the evaluation cell writes \
-(`{DETECTIONS_DIR}/`) reach an mAP@0.5 of at least {p.min_map:g} against the grader's \
-validation boxes.
+data: a synthetic training set of {p.num_train} images of {p.image_size}x{p.image_size} pixels \
+instead of PASCAL VOC. It sets its own values after your parameters cell: {injected}. Your own \
+run's outputs, plots and mAP are not graded, and neither is anything the re-run prints or \
+writes, except the checkpoint that the full-training cell saves (`{CHECKPOINT_FILE}`). \
+The grader loads its weights into a detector it builds from your definitions, as that cell \
+does, and compares it with the same detector untrained. Two checks:
+  * {loss_points} points: on {LOSS_BATCHES} training batches the grader picks, the trained \
+detector's mean loss is below {p.max_loss_ratio:g} times the untrained one's;
+  * {map_points} points: on {p.num_val} validation images the grader generates for each grade \
+(never shown to your notebook), the trained detector reaches an mAP@0.5 of at least \
+{p.min_map:g}, and the untrained one stays below {p.max_untrained_map:g}.
 
   The run must finish within {p.cell_cpu_limit_s:g} CPU seconds per cell, \
 {p.total_cpu_limit_s:g} CPU seconds in all and {p.wall_limit_s:g} seconds of wall-clock time \
@@ -77,9 +72,9 @@ with your definitions in place of its TODO cells);
 
 * the first code cell (tagged `{PARAMETERS_TAG}`): keep every `NAME = value` line, and put \
 nothing else in it; the grader refuses a notebook whose parameters cell lost a line;
-* the full-training cell: it trains for `max_iters=FULL_ITERS` iterations and saves the loss \
-history;
-* the evaluation cell: it writes the detection files with `output_dir=MAP_INPUT_DIR`;
+* the full-training cell: it builds the detector with these arguments, trains it for \
+`max_iters=FULL_ITERS` iterations and saves its checkpoint (`checkpoint_path`, \
+`checkpoint_period=CHECKPOINT_PERIOD`);
 * the names and signatures of the functions and classes you implement."""
 
 
