@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import confinement, processes, safe_transfer
+from autograder import confinement, processes
 from autograder import sandbox as sandbox_module
 from autograder.errors import (
     Crashed,
@@ -104,6 +104,12 @@ def test_tensors_round_trip_exactly(hostile):
     for tensor in tensors:
         echoed = run(hostile, "add", tensor, torch.zeros((), dtype=tensor.dtype))
         assert echoed.dtype == tensor.dtype and torch.equal(echoed, tensor)
+
+
+def test_bytes_and_dtypes_cross_the_sandbox_both_ways(hostile):
+    assert run(hostile, "add", b"\x00\xff", b"!") == b"\x00\xff!"
+    zeros, dtype = run(hostile, "zeros_of", dtype=torch.float64)
+    assert dtype is torch.float64 and zeros.dtype == torch.float64
 
 
 def test_calls_are_independent_and_seeded(hostile):
@@ -396,69 +402,6 @@ def test_missing_submission_file_is_a_format_error(tmp_path):
     (tmp_path / "common.py").write_text("")
     with pytest.raises(SubmissionFormatError, match="two_stage_detector.py is missing"):
         Sandbox(tmp_path)
-
-
-# ---------------------------------------------------------------- transfer
-def test_transfer_rejects_pickles_and_forged_headers():
-    pickled = __import__("pickle").dumps(torch.zeros(2))
-    with pytest.raises(safe_transfer.TransferError):
-        safe_transfer.decode(pickled)
-
-    def forged(header: dict, payload: bytes = b"") -> bytes:
-        raw = json.dumps(header).encode()
-        return safe_transfer.MAGIC + len(raw).to_bytes(8, "little") + raw + payload
-
-    tensor = {"dtype": "float32", "shape": [2], "offset": 0, "nbytes": 8}
-    bad_headers = [
-        {"value": {"tensor": 0}, "tensors": [tensor | {"dtype": "object"}]},
-        {"value": {"tensor": 0}, "tensors": [tensor | {"nbytes": 4}]},
-        {"value": {"tensor": 0}, "tensors": [tensor | {"offset": 100}]},
-        {"value": {"tensor": 3}, "tensors": [tensor]},
-        {"value": {"pickle": "..."}, "tensors": []},
-        {"value": {"dict": [[["not", "hashable"], 1]]}, "tensors": []},
-        {"value": {"tensor": 0}, "tensors": [tensor | {"dtype": "bool", "nbytes": 2}]},
-    ]
-    for header in bad_headers:
-        with pytest.raises(safe_transfer.TransferError):
-            safe_transfer.decode(forged(header, b"\x07" * 8))
-    deep = {"value": json.loads("[" * 100 + "]" * 100), "tensors": []}
-    with pytest.raises(safe_transfer.TransferError):
-        safe_transfer.decode(forged(deep))
-
-
-def test_transfer_rebuilds_no_more_bytes_than_it_received():
-    """The same byte range listed 400 times would make the grader copy it 400 times."""
-    one = safe_transfer.encode(torch.arange(4.0))
-    header_length = int.from_bytes(one[len(safe_transfer.MAGIC):len(safe_transfer.MAGIC) + 8], "little")
-    header = json.loads(one[len(safe_transfer.MAGIC) + 8:len(safe_transfer.MAGIC) + 8 + header_length])
-    payload = one[len(safe_transfer.MAGIC) + 8 + header_length:]
-
-    def with_tensors(tensors: list, data: bytes = payload) -> bytes:
-        raw = json.dumps({"value": header["value"], "tensors": tensors}).encode()
-        return safe_transfer.MAGIC + len(raw).to_bytes(8, "little") + raw + data
-
-    entry = header["tensors"][0]
-    assert torch.equal(safe_transfer.decode(with_tensors([entry])), torch.arange(4.0))
-    with pytest.raises(safe_transfer.TransferError, match="must follow the previous tensor"):
-        safe_transfer.decode(with_tensors([entry] * 400))
-    with pytest.raises(safe_transfer.TransferError, match="the data carries"):
-        safe_transfer.decode(with_tensors([entry], payload * 2))
-    empty = {"dtype": "float32", "shape": [0], "offset": 0, "nbytes": 0}
-    with pytest.raises(safe_transfer.TransferError, match="tensors; at most"):
-        safe_transfer.decode(with_tensors([empty] * (safe_transfer.MAX_TENSORS + 1), b""))
-
-
-def test_transfer_bounds_what_a_tensor_can_expand_to():
-    """A (10**9, 0) tensor is a few bytes on the wire, and 10**9 lists once .tolist() runs on it."""
-    hollow = {"dtype": "float32", "shape": [10**9, 0], "offset": 0, "nbytes": 0}
-    raw = json.dumps({"value": {"tensor": 0}, "tensors": [hollow]}).encode()
-
-    with pytest.raises(safe_transfer.TransferError, match="larger than"):
-        safe_transfer.decode(safe_transfer.MAGIC + len(raw).to_bytes(8, "little") + raw)
-    with pytest.raises(safe_transfer.TransferError, match=r"result\['keep'\].*larger than"):
-        safe_transfer.encode({"keep": torch.empty(10**9, 0)})
-    largest = torch.zeros(safe_transfer.MAX_TENSOR_ELEMENTS, dtype=torch.bool)
-    assert torch.equal(safe_transfer.decode(safe_transfer.encode(largest)), largest)
 
 
 def test_hints_never_run_on_values_far_larger_than_expected():

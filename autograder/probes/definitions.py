@@ -21,20 +21,9 @@ def plain(value, what: str):
     return value
 
 
-# Keyword values the transfer format cannot carry travel as tagged strings.
-DTYPE_TAG = "__torch_dtype__"
-
-
-def decode_argument(value):
-    if isinstance(value, dict) and set(value) == {DTYPE_TAG}:
-        return getattr(torch, value[DTYPE_TAG])
-    return value
-
-
 def call(sub: SubmissionModules, name: str, args=(), kwargs=None, return_inputs: bool = False) -> dict:
     """`name(*args, **kwargs)`, plus the args after the call if asked."""
-    kwargs = {key: decode_argument(value) for key, value in (kwargs or {}).items()}
-    result = sub.definition(name)(*args, **kwargs)
+    result = sub.definition(name)(*args, **(kwargs or {}))
     reply = {"value": plain(result, name)}
     if return_inputs:
         reply["inputs_after"] = plain(list(args), f"{name} inputs")
