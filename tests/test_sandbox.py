@@ -23,9 +23,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import confinement, processes
+from autograder import confinement, processes, worker
 from autograder import sandbox as sandbox_module
 from autograder.errors import (
+    ERROR_CLASS_BY_KIND,
+    PROBE_ERRORS,
     Crashed,
     InvalidOutput,
     MissingDefinition,
@@ -356,6 +358,19 @@ def test_grader_misuse_is_not_blamed_on_the_student(hostile):
         hostile.call("example.no_such_probe")
     with pytest.raises(TypeError, match="cannot send"):
         hostile.call("example.call_definition", name="add", args=[object()])
+
+
+@pytest.mark.parametrize("error_class", PROBE_ERRORS, ids=lambda cls: cls.__name__)
+def test_a_probe_error_is_raised_again_as_the_same_class_with_its_message(tmp_path, error_class):
+    """One vocabulary across the boundary: the worker reports a kind, the grader maps it back."""
+    class RaisedByAProbe(error_class):  # a subclass keeps its base's kind
+        pass
+
+    limits = confinement.Limits(memory_mb=256, cpu_s=10, file_size_mb=1, max_processes=1, max_open_files=64)
+    text = "`nmss` is not defined in common.py."
+    for error in (error_class(text), RaisedByAProbe(text)):
+        kind, message = worker.classify(error, str(tmp_path), limits)
+        assert ERROR_CLASS_BY_KIND[kind] is error_class and message == text
 
 
 # ------------------------------------------------------------- import time

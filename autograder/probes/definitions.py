@@ -5,14 +5,15 @@ and, for the mutation checks, the inputs as they are after the call.
 """
 import torch
 
-from autograder.probe_api import InvalidStudentOutput, SubmissionModules
+from autograder.errors import InvalidOutput
+from autograder.probe_api import SubmissionModules
 
 
 def plain(value, what: str):
     """Detach tensors and move them to the CPU, through dicts, lists, tuples."""
     if isinstance(value, torch.Tensor):
         if type(value) not in (torch.Tensor, torch.nn.Parameter):
-            raise InvalidStudentOutput(f"{what} returned a {type(value).__name__}; expected a torch.Tensor")
+            raise InvalidOutput(f"{what} returned a {type(value).__name__}; expected a torch.Tensor")
         return value.detach().cpu().clone()
     if isinstance(value, dict):
         return {str(k): plain(v, f"{what}[{k!r}]") for k, v in value.items()}
