@@ -1,9 +1,10 @@
-"""The sandbox against the adversarial corpus in tests/adversarial/.
+"""The sandbox against the adversarial corpus (tests/grading_corpus/adversarial/).
 
-One hostile submission holds every runtime attack (they are concatenated
-into its two_stage_detector.py); import-time attacks each get their own
-submission.  Functions are called through the generic
-``example.call_definition`` probe.
+One hostile submission holds every runtime attack: the functions of
+``sandbox_calls/`` and the graded corpus's attacks that act only when called
+(``CALLED_ATTACKS``, each renamed after itself) are concatenated into its
+two_stage_detector.py.  Import-time attacks each get their own submission.
+Functions are called through the generic ``example.call_definition`` probe.
 """
 
 from __future__ import annotations
@@ -40,15 +41,20 @@ from autograder.errors import (
     Timeout,
 )
 from autograder.sandbox import Sandbox
+from grading_corpus.adversarial import ATTACKS_BY_NAME, ATTACKS_DIR, PLACEHOLDERS
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-CORPUS = Path(__file__).resolve().parent / "adversarial"
+CORPUS = ATTACKS_DIR / "sandbox_calls"
 IMPORT_TIME_ATTACKS = {
     "syntax_error": CORPUS / "import_time" / "syntax_error.py.txt",
     "crash_on_import": CORPUS / "import_time" / "crash_on_import.py",
-    "exit_on_import": CORPUS / "import_time" / "exit_on_import.py",
+    "exit_at_import": ATTACKS_DIR / "exit_at_import.py",
     "bad_common_import": CORPUS / "import_time" / "bad_common_import.py",
 }
+# Graded-corpus attacks on iou that act only when called, called here by their own name.
+CALLED_ATTACKS = ("reduce_object_output", "tensor_subclass_output", "sys_exit_in_function", "os_exit_in_function",
+                  "memory_hog")
+PWNED_TOKEN = "autograder"  # the attacks' @TOKEN@: code they smuggle out would create /tmp/<token>-pwned
 HOSTILE_COMMON = textwrap.dedent('''\
     """Hostile submission: common.py."""
     import torch
@@ -62,7 +68,7 @@ MAX_PROCESSES = 16
 MAX_RESULT_BYTES = 1024 * 1024
 SHORT_TIMEOUT_S = 1.5
 AS_ROOT = os.geteuid() == 0
-PWNED_MARKER = Path("/tmp/autograder-pwned")
+PWNED_MARKER = Path(f"/tmp/{PWNED_TOKEN}-pwned")
 
 
 def write_submission(folder: Path, detector_source: str, common_source: str = HOSTILE_COMMON) -> Path:
@@ -75,6 +81,8 @@ def write_submission(folder: Path, detector_source: str, common_source: str = HO
 def hostile_detector_source() -> str:
     parts = [(CORPUS / "well_behaved.py").read_text()]
     parts += [path.read_text() for path in sorted(CORPUS.glob("*.py")) if path.name != "well_behaved.py"]
+    values = {placeholder: PWNED_TOKEN if placeholder == "@TOKEN@" else "/nonexistent" for placeholder in PLACEHOLDERS}
+    parts += [ATTACKS_BY_NAME[name].as_function(values) for name in CALLED_ATTACKS]
     return "from common import *\n" + "\n\n".join(parts)
 
 
@@ -174,10 +182,10 @@ def test_infinite_loop_times_out_and_the_next_call_works(hostile):
     assert torch.equal(run(hostile, "add", torch.ones(1), torch.ones(1)), torch.tensor([2.0]))
 
 
-@pytest.mark.parametrize("name", ["exit_via_os_exit", "exit_via_sys_exit"])
+@pytest.mark.parametrize("name", ["os_exit_in_function", "sys_exit_in_function"])
 def test_exiting_is_a_crash_never_a_success(hostile, name):
     with pytest.raises(Crashed):
-        run(hostile, name)
+        run(hostile, name, torch.zeros(1, 4), torch.zeros(1, 4))
 
 
 def test_segfault_is_a_crash_with_the_last_output(hostile):
@@ -185,10 +193,11 @@ def test_segfault_is_a_crash_with_the_last_output(hostile):
         run(hostile, "crash_with_segfault")
 
 
-@pytest.mark.parametrize("name", ["hoard_memory", "allocate_huge_tensor"])
-def test_memory_hog_runs_out_of_memory(hostile, name):
+@pytest.mark.parametrize("name, args", [("memory_hog", [torch.zeros(1, 4), torch.zeros(1, 4)]),
+                                        ("allocate_huge_tensor", [])])
+def test_memory_hog_runs_out_of_memory(hostile, name, args):
     with pytest.raises(OutOfMemory, match=f"{MEMORY_LIMIT_MB} MiB"):
-        run(hostile, name)
+        run(hostile, name, *args)
 
 
 def test_fork_bomb_is_contained(hostile):
@@ -336,12 +345,14 @@ def test_worker_cannot_kill_the_zygote_as_root(hostile):
     assert run(hostile, "kill_parent") == "parent survived"
 
 
-@pytest.mark.parametrize("name", ["return_exploit", "return_tensor_subclass", "return_numpy_array"])
-def test_malicious_objects_are_invalid_output_and_never_executed(hostile, name):
+@pytest.mark.parametrize("name, args", [("reduce_object_output", [torch.zeros(1, 4), torch.zeros(1, 4)]),
+                                        ("tensor_subclass_output", [torch.zeros(1, 4), torch.zeros(1, 4)]),
+                                        ("return_numpy_array", [])])
+def test_malicious_objects_are_invalid_output_and_never_executed(hostile, name, args):
     PWNED_MARKER.unlink(missing_ok=True)
 
     with pytest.raises(InvalidOutput, match="cannot accept"):
-        run(hostile, name)
+        run(hostile, name, *args)
 
     assert not PWNED_MARKER.exists()
 
@@ -389,7 +400,7 @@ def broken_on_import(tmp_path_factory) -> dict[str, Sandbox]:
 @pytest.mark.parametrize("attack, expected", [
     ("syntax_error", r"syntax error(.|\n)*two_stage_detector\.py\", line 3"),
     ("crash_on_import", r"two_stage_detector\.py:4 in <module>(.|\n)*IndexError"),
-    ("exit_on_import", r"called sys\.exit\(\) at two_stage_detector\.py:3"),
+    ("exit_at_import", r"called sys\.exit\(\) at two_stage_detector\.py:4"),
     ("bad_common_import", r"two_stage_detector\.py:1 in <module>(.|\n)*does_not_exist"),
 ])
 def test_import_time_failures_name_file_and_line(broken_on_import, attack, expected):
