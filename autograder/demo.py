@@ -8,7 +8,9 @@ import argparse
 import json
 from pathlib import Path
 
+from autograder.grading_run import grade_submission
 from autograder.reference_solution import REFERENCE_DIR
+from autograder.results_schema import RESULTS_FILE
 
 DEFAULT_OUT = Path("runs/demo")
 
@@ -21,11 +23,9 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autograder.cli import grade_submission
-
     print(f"Grading {args.submission} into {args.out} (all stages) ...", flush=True)
     status = grade_submission(args.submission, args.out)
-    results_path = args.out / "results.json"
+    results_path = args.out / RESULTS_FILE
     if status != 0 or not results_path.is_file():
         return status
     results = json.loads(results_path.read_text())

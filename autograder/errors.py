@@ -1,9 +1,16 @@
-"""Failures raised in the trusted grader process.
+"""Failures of a submission, with one name on both sides of the sandbox boundary.
 
 ``SubmissionError`` and its subclasses describe something wrong with the
 student's submission; their message is written for the student and ends up
 verbatim in the Gradescope feedback.  ``SandboxError`` means the grader itself
 failed (not the student's fault): course staff need to look.
+
+Inside the sandbox, probes raise ``PROBE_ERRORS`` (``probe_api``, ``probes/``);
+the worker reports each as its kind (``KIND_BY_ERROR_CLASS``) and the trusted
+process raises the same class again (``ERROR_CLASS_BY_KIND``).  The public
+checks (``student/checks.py``) run the probes in the student's process and
+catch the same classes.  This module imports nothing, so the sandbox worker and
+the public checks can import it.
 """
 
 from __future__ import annotations
@@ -18,11 +25,12 @@ class SubmissionFormatError(SubmissionError):
 
 
 class SubmissionImportError(SubmissionError):
-    """Importing the student's files failed (syntax error, crash at import time)."""
+    """Importing the student's files failed (syntax error, crash at import time); the message
+    is ready for the student."""
 
 
 class MissingDefinition(SubmissionError):
-    """A graded function or class is not defined in the submission."""
+    """A graded function or class (a name a probe asked for) is not defined in the submission."""
 
 
 class NotImplementedByStudent(SubmissionError):
@@ -46,7 +54,7 @@ class OutOfMemory(SubmissionError):
 
 
 class InvalidOutput(SubmissionError):
-    """The returned value has a type the grader does not accept, or is too large."""
+    """The returned value has a type or shape the grader does not accept, or is too large."""
 
 
 class SandboxError(Exception):
@@ -72,3 +80,7 @@ ERROR_CLASS_BY_KIND: dict[str, type[Exception]] = {
     "invalid_output": InvalidOutput,
     "grader_error": GraderErrorInWorker,
 }
+# What a probe raises for the student's failures it detects itself; the worker classifies every
+# other exception by its own rules (worker.classify).
+PROBE_ERRORS: tuple[type[SubmissionError], ...] = (SubmissionImportError, MissingDefinition, InvalidOutput)
+KIND_BY_ERROR_CLASS: dict[type[Exception], str] = {cls: kind for kind, cls in ERROR_CLASS_BY_KIND.items()}

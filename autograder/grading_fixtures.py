@@ -13,7 +13,6 @@ import torch
 
 from autograder.case_secret import NO_SECRET_NOTE, case_secret, content_seed
 from autograder.layout import SUBMISSION_FILES
-from autograder.probes.definitions import DTYPE_TAG
 from autograder.reference_solution import load_reference
 
 
@@ -39,12 +38,6 @@ def case_rng(request, submission_seed) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _encode_kwargs(kwargs: dict) -> dict:
-    """torch dtypes travel as tagged names (see probes/definitions.py)."""
-    return {key: {DTYPE_TAG: str(value).removeprefix("torch.")} if isinstance(value, torch.dtype) else value
-            for key, value in kwargs.items()}
-
-
 class StudentCalls:
     """`student("iou", a, b)`: call a student function in the sandbox."""
 
@@ -53,13 +46,13 @@ class StudentCalls:
 
     def __call__(self, name: str, *args, **kwargs):
         return self._sandbox.call(
-            "definitions.call", name=name, args=list(args), kwargs=_encode_kwargs(kwargs)
+            "definitions.call", name=name, args=list(args), kwargs=kwargs
         )["value"]
 
     def with_inputs(self, name: str, *args, **kwargs):
         """(value, args as they are after the call): for mutation checks."""
         reply = self._sandbox.call(
-            "definitions.call", name=name, args=list(args), kwargs=_encode_kwargs(kwargs), return_inputs=True
+            "definitions.call", name=name, args=list(args), kwargs=kwargs, return_inputs=True
         )
         return reply["value"], reply["inputs_after"]
 

@@ -9,7 +9,8 @@ It receives the student's modules and the keyword arguments the grading test
 passed to ``Sandbox.call``; it returns a dict of plain values (see
 ``safe_transfer``).  Everything it returns is untrusted: student code runs in
 the same process and may have patched anything.  Probes must not catch
-exceptions broadly, or the failure classification below is lost.
+exceptions broadly, or the worker's failure classification is lost; they
+raise ``errors.InvalidOutput`` for a value of the wrong type or shape.
 """
 
 from __future__ import annotations
@@ -22,19 +23,8 @@ from types import ModuleType
 import torch
 
 from autograder import student_traceback
+from autograder.errors import InvalidOutput, MissingDefinition, SubmissionImportError
 from autograder.layout import COMMON_MODULE, DETECTOR_MODULE, HOME_MODULE, KNOWN_NAMES, SUBMISSION_MODULES
-
-
-class SubmissionLoadFailed(Exception):
-    """Importing the student's files failed; the message is ready for the student."""
-
-
-class DefinitionMissing(Exception):
-    """A name the probe asked for is not defined by the submission."""
-
-
-class InvalidStudentOutput(Exception):
-    """Probes raise this when a student's value has the wrong type or shape."""
 
 
 class SubmissionModules:
@@ -62,7 +52,7 @@ class SubmissionModules:
         raise AttributeError(f"SubmissionModules has no attribute {name!r}; use definition({name!r})")
 
     def definition(self, name: str) -> object:
-        """The student's object called ``name``; ``DefinitionMissing`` if absent."""
+        """The student's object called ``name``; ``MissingDefinition`` if absent."""
         modules = self._load()
         home = HOME_MODULE.get(name, DETECTOR_MODULE)
         for module_name in (home, *(m for m in SUBMISSION_MODULES if m != home)):
@@ -72,7 +62,7 @@ class SubmissionModules:
         close = difflib.get_close_matches(name, sorted(defined), n=3, cutoff=0.6)
         close += sorted(n for n in defined if n.lower() == name.lower() and n not in close)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise DefinitionMissing(f"`{name}` is not defined in {home}.py.{hint}")
+        raise MissingDefinition(f"`{name}` is not defined in {home}.py.{hint}")
 
     def _load(self) -> dict[str, ModuleType]:
         if self._modules is None:
@@ -84,7 +74,7 @@ class SubmissionModules:
                 try:
                     modules[name] = importlib.import_module(name)
                 except BaseException as error:  # SystemExit too: importing must not end the worker
-                    raise SubmissionLoadFailed(describe_import_failure(error, name, self.directory)) from None
+                    raise SubmissionImportError(describe_import_failure(error, name, self.directory)) from None
             self._modules = modules
         return self._modules
 
@@ -101,9 +91,9 @@ def describe_import_failure(error: BaseException, module: str, directory: str) -
 
 
 def expect_tensor(value: object, what: str, *, ndim: int | None = None) -> torch.Tensor:
-    """``value`` if it is a plain tensor (with ``ndim`` dimensions), else ``InvalidStudentOutput``."""
+    """``value`` if it is a plain tensor (with ``ndim`` dimensions), else ``InvalidOutput``."""
     if not isinstance(value, torch.Tensor) or type(value) not in (torch.Tensor, torch.nn.Parameter):
-        raise InvalidStudentOutput(f"{what} returned {type(value).__name__}; expected a torch.Tensor")
+        raise InvalidOutput(f"{what} returned {type(value).__name__}; expected a torch.Tensor")
     if ndim is not None and value.dim() != ndim:
-        raise InvalidStudentOutput(f"{what} returned a tensor of shape {tuple(value.shape)}; expected {ndim} dimensions")
+        raise InvalidOutput(f"{what} returned a tensor of shape {tuple(value.shape)}; expected {ndim} dimensions")
     return value.detach()

@@ -1,18 +1,23 @@
 """Pickle-free encoding of plain values crossing the sandbox boundary.
 
-Allowed values: ``None``, ``bool``, ``int``, ``float``, ``str``, dense CPU
-tensors of common dtypes with at most ``MAX_TENSOR_ELEMENTS`` elements (a
-zero-size dimension counting as 1), and lists, tuples and dicts (``str``/``int`` keys)
-of those.  Nothing else is representable, so decoding can never run code.
+Allowed values: ``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes`` of
+at most ``MAX_BYTES_LENGTH`` bytes, the ``torch.dtype`` objects of
+``ALLOWED_DTYPES``, dense CPU tensors of those dtypes with at most
+``MAX_TENSOR_ELEMENTS`` elements (a zero-size dimension counting as 1), and
+lists, tuples and dicts (``str``/``int`` keys) of those.  Nothing else is
+representable, so decoding can never run code.
 
 Wire format::
 
-    MAGIC | header length (uint64, little endian) | header (UTF-8 JSON) | tensor bytes
+    MAGIC | header length (uint64, little endian) | header (UTF-8 JSON) | binary payload
 
 The header is ``{"value": tree, "tensors": [{"dtype", "shape", "offset", "nbytes"}]}``
 where ``tree`` is JSON in which ``null``/``true``/numbers/strings are scalars
 and every JSON object is a tag with exactly one key: ``{"list": [...]}``,
-``{"tuple": [...]}``, ``{"dict": [[key, value], ...]}`` or ``{"tensor": index}``.
+``{"tuple": [...]}``, ``{"dict": [[key, value], ...]}``, ``{"tensor": index}``,
+``{"bytes": index}`` or ``{"dtype": name}``.  The ``tensors`` table describes
+every binary value of the payload: a tensor, or a ``bytes`` value (dtype
+``"bytes"``, shape ``[length]``).
 
 ``decode`` treats its input as hostile: every field is validated and any
 problem raises ``TransferError``.
@@ -52,6 +57,10 @@ ALLOWED_DTYPES: dict[str, torch.dtype] = {
     "float64": torch.float64,
 }
 _DTYPE_NAMES = {dtype: name for name, dtype in ALLOWED_DTYPES.items()}
+# The table's dtype of a bytes value.  Files (the notebook's data) travel as bytes; the cap is the
+# one a uint8 tensor has, which carried them before.
+BYTES_ENTRY = "bytes"
+MAX_BYTES_LENGTH = MAX_TENSOR_ELEMENTS
 _CONTAINER_TAGS = ("list", "tuple", "dict")
 
 
@@ -62,40 +71,50 @@ class TransferError(ValueError):
 # --------------------------------------------------------------------- encode
 def encode(value: object) -> bytes:
     """Serialise ``value``; raise ``TransferError`` naming the offending path."""
-    tensors: list[bytes] = []
+    blobs: list[bytes] = []  # the payload: tensors' and bytes values' data, in table order
     table: list[dict] = []
-    tree = _encode_tree(value, "result", tensors, table, depth=0)
+    tree = _encode_tree(value, "result", blobs, table, depth=0)
     offset = 0
-    for entry, blob in zip(table, tensors):
+    for entry, blob in zip(table, blobs):
         entry["offset"] = offset
         offset += len(blob)
     header = json.dumps({"value": tree, "tensors": table}, allow_nan=True).encode()
-    return b"".join([MAGIC, _LENGTH.pack(len(header)), header, *tensors])
+    return b"".join([MAGIC, _LENGTH.pack(len(header)), header, *blobs])
 
 
-def _encode_tree(value, path, tensors, table, depth):
+def _encode_tree(value, path, blobs, table, depth):
     if depth > MAX_DEPTH:
         raise TransferError(f"{path}: nested deeper than {MAX_DEPTH} levels")
     if value is None or type(value) in (bool, int, float, str):
         return value
     if type(value) in (torch.Tensor, torch.nn.Parameter):
         blob, entry = _encode_tensor(value, path)
-        tensors.append(blob)
+        blobs.append(blob)
         table.append(entry)
         return {"tensor": len(table) - 1}
+    if type(value) is bytes:
+        if len(value) > MAX_BYTES_LENGTH:
+            raise TransferError(f"{path}: {len(value)} bytes are more than the {MAX_BYTES_LENGTH} allowed")
+        blobs.append(value)
+        table.append({"dtype": BYTES_ENTRY, "shape": [len(value)], "nbytes": len(value)})
+        return {"bytes": len(table) - 1}
+    if type(value) is torch.dtype:
+        if value not in _DTYPE_NAMES:
+            raise TransferError(f"{path}: dtype {value} is not allowed")
+        return {"dtype": _DTYPE_NAMES[value]}
     if type(value) in (list, tuple):
         tag = type(value).__name__
-        return {tag: [_encode_tree(v, f"{path}[{i}]", tensors, table, depth + 1) for i, v in enumerate(value)]}
+        return {tag: [_encode_tree(v, f"{path}[{i}]", blobs, table, depth + 1) for i, v in enumerate(value)]}
     if type(value) is dict:
         pairs = []
         for key, item in value.items():
             if type(key) not in (str, int):
                 raise TransferError(f"{path}: dict key {key!r} has type {_type_name(key)}; only str and int keys are allowed")
-            pairs.append([key, _encode_tree(item, f"{path}[{key!r}]", tensors, table, depth + 1)])
+            pairs.append([key, _encode_tree(item, f"{path}[{key!r}]", blobs, table, depth + 1)])
         return {"dict": pairs}
     raise TransferError(
-        f"{path} has type {_type_name(value)}; allowed are torch.Tensor, int, float, bool, str, None "
-        "and lists, tuples and dicts of those"
+        f"{path} has type {_type_name(value)}; allowed are torch.Tensor, torch.dtype, int, float, bool, str, "
+        "bytes, None and lists, tuples and dicts of those"
     )
 
 
@@ -142,13 +161,13 @@ def decode(data: bytes) -> object:
     payload = memoryview(data)[payload_start:]
     _check_layout(header["tensors"], len(payload))
     try:
-        tensors = [_decode_tensor(entry, payload, index) for index, entry in enumerate(header["tensors"])]
+        binaries = [_decode_entry(entry, payload, index) for index, entry in enumerate(header["tensors"])]
     except (TypeError, ValueError, OverflowError, RuntimeError) as error:  # e.g. a shape beyond int64
         if isinstance(error, TransferError):
             raise
         raise TransferError(f"a tensor cannot be rebuilt ({type(error).__name__})") from None
     counter = [0]
-    return _decode_tree(header["value"], tensors, depth=0, counter=counter)
+    return _decode_tree(header["value"], binaries, depth=0, counter=counter)
 
 
 def _check_layout(entries: list, payload_bytes: int) -> None:
@@ -167,7 +186,9 @@ def _check_layout(entries: list, payload_bytes: int) -> None:
         raise TransferError(f"the tensors hold {end} bytes but the data carries {payload_bytes}")
 
 
-def _decode_tree(node, tensors, depth, counter):
+def _decode_tree(node, binaries, depth, counter):
+    """``binaries``: the decoded table, each entry a tensor or bytes (built once, however often
+    the tree names it)."""
     counter[0] += 1
     if counter[0] > MAX_ITEMS:
         raise TransferError(f"more than {MAX_ITEMS} values")
@@ -178,10 +199,16 @@ def _decode_tree(node, tensors, depth, counter):
     if type(node) is not dict or len(node) != 1:
         raise TransferError(f"unexpected JSON node of type {type(node).__name__}")
     ((tag, body),) = node.items()
-    if tag == "tensor":
-        if type(body) is not int or not 0 <= body < len(tensors):
-            raise TransferError(f"tensor index {body!r} out of range")
-        return tensors[body]
+    if tag in ("tensor", "bytes"):
+        if type(body) is not int or not 0 <= body < len(binaries):
+            raise TransferError(f"{tag} index {body!r} out of range")
+        if isinstance(binaries[body], bytes) != (tag == "bytes"):
+            raise TransferError(f"{tag} index {body} names a table entry that is not {tag}")
+        return binaries[body]
+    if tag == "dtype":
+        if type(body) is not str or body not in ALLOWED_DTYPES:
+            raise TransferError(f"dtype {body!r} is not allowed")
+        return ALLOWED_DTYPES[body]
     if tag not in _CONTAINER_TAGS or type(body) is not list:
         raise TransferError(f"unknown tag {tag!r}")
     if tag == "dict":
@@ -189,15 +216,17 @@ def _decode_tree(node, tensors, depth, counter):
         for pair in body:
             if type(pair) is not list or len(pair) != 2 or type(pair[0]) not in (str, int):
                 raise TransferError("dict entries must be [str or int key, value] pairs")
-            result[pair[0]] = _decode_tree(pair[1], tensors, depth + 1, counter)
+            result[pair[0]] = _decode_tree(pair[1], binaries, depth + 1, counter)
         return result
-    items = [_decode_tree(item, tensors, depth + 1, counter) for item in body]
+    items = [_decode_tree(item, binaries, depth + 1, counter) for item in body]
     return items if tag == "list" else tuple(items)
 
 
-def _decode_tensor(entry, payload: memoryview, index: int) -> torch.Tensor:
+def _decode_entry(entry, payload: memoryview, index: int) -> torch.Tensor | bytes:
     if type(entry) is not dict or set(entry) != {"dtype", "shape", "offset", "nbytes"}:
         raise TransferError(f"tensor {index}: malformed description")
+    if entry["dtype"] == BYTES_ENTRY:
+        return _decode_bytes(entry, payload, index)
     dtype = ALLOWED_DTYPES.get(entry["dtype"]) if type(entry["dtype"]) is str else None
     shape, offset, nbytes = entry["shape"], entry["offset"], entry["nbytes"]
     if dtype is None:
@@ -221,3 +250,14 @@ def _decode_tensor(entry, payload: memoryview, index: int) -> torch.Tensor:
     if dtype is torch.bool and int(raw.max()) > 1:
         raise TransferError(f"tensor {index}: bool tensor holds bytes other than 0 and 1")
     return raw.view(dtype).reshape(shape)
+
+
+def _decode_bytes(entry: dict, payload: memoryview, index: int) -> bytes:
+    shape, offset, nbytes = entry["shape"], entry["offset"], entry["nbytes"]
+    if type(shape) is not list or len(shape) != 1 or type(shape[0]) is not int or shape[0] != nbytes:
+        raise TransferError(f"entry {index}: bytes of shape {shape!r} must have shape [nbytes] ({nbytes!r})")
+    if nbytes > MAX_BYTES_LENGTH:
+        raise TransferError(f"entry {index}: {nbytes} bytes are more than the {MAX_BYTES_LENGTH} allowed")
+    if type(offset) is not int or offset < 0 or offset + nbytes > len(payload):
+        raise TransferError(f"entry {index}: byte range outside the data")
+    return bytes(payload[offset : offset + nbytes])

@@ -23,7 +23,8 @@ from typing import Callable, NoReturn
 import torch
 
 from autograder import confinement, processes, safe_transfer, student_traceback, worker_root
-from autograder.probe_api import DefinitionMissing, InvalidStudentOutput, SubmissionLoadFailed, SubmissionModules
+from autograder.errors import KIND_BY_ERROR_CLASS, PROBE_ERRORS
+from autograder.probe_api import SubmissionModules
 
 MAX_SENT_MESSAGE_CHARS = 20_000  # of an error report; the grader shows at most sandbox.MAX_MESSAGE_CHARS
 _OOM_MARKERS = ("can't allocate memory", "not enough memory", "out of memory")
@@ -135,12 +136,9 @@ def classify(error: BaseException, workdir: str, limits: confinement.Limits) -> 
     """``(kind, teaching message)`` for an exception escaping a probe."""
     frame = student_traceback.innermost_student_frame(error, workdir)
     where = f" at {student_traceback.location(frame, workdir)}" if frame else ""
-    if isinstance(error, SubmissionLoadFailed):
-        return "import_error", str(error)
-    if isinstance(error, DefinitionMissing):
-        return "missing_definition", str(error)
-    if isinstance(error, InvalidStudentOutput):
-        return "invalid_output", str(error)
+    for probe_error in PROBE_ERRORS:  # the probe's own verdict, its message ready for the student
+        if isinstance(error, probe_error):
+            return KIND_BY_ERROR_CLASS[probe_error], str(error)
     if isinstance(error, NotImplementedError) and _raised_in_student_code(error, workdir):
         return "not_implemented", f"Not implemented yet: NotImplementedError raised{where}."
     if isinstance(error, MemoryError) or (

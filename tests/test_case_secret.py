@@ -7,8 +7,8 @@ import pytest
 
 from autograder.case_secret import CASE_SECRET_VARIABLE, content_seed
 from autograder.sandbox import Sandbox
-from adversarial.secret_reader import processes_whose_environment_holds
 from data_scripts.gradescope_bundle import BundleError, read_or_create_case_secret
+from grading_corpus.adversarial.sandbox_calls.secret_reader import processes_whose_environment_holds
 from test_sandbox import hostile_detector_source, run, write_submission
 
 SECRET = "5e3c7a1f0b9d42e68c1a7f3e9b2d4c60"

@@ -1,9 +1,10 @@
-"""The sandbox against the adversarial corpus in tests/adversarial/.
+"""The sandbox against the adversarial corpus (tests/grading_corpus/adversarial/).
 
-One hostile submission holds every runtime attack (they are concatenated
-into its two_stage_detector.py); import-time attacks each get their own
-submission.  Functions are called through the generic
-``example.call_definition`` probe.
+One hostile submission holds every runtime attack: the functions of
+``sandbox_calls/`` and the graded corpus's attacks that act only when called
+(``CALLED_ATTACKS``, each renamed after itself) are concatenated into its
+two_stage_detector.py.  Import-time attacks each get their own submission.
+Functions are called through the generic ``example.call_definition`` probe.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import confinement, processes, safe_transfer
+from autograder import confinement, processes, worker
 from autograder import sandbox as sandbox_module
 from autograder.errors import (
+    ERROR_CLASS_BY_KIND,
+    PROBE_ERRORS,
     Crashed,
     InvalidOutput,
     MissingDefinition,
@@ -38,15 +41,20 @@ from autograder.errors import (
     Timeout,
 )
 from autograder.sandbox import Sandbox
+from grading_corpus.adversarial import ATTACKS_BY_NAME, ATTACKS_DIR, PLACEHOLDERS
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-CORPUS = Path(__file__).resolve().parent / "adversarial"
+CORPUS = ATTACKS_DIR / "sandbox_calls"
 IMPORT_TIME_ATTACKS = {
     "syntax_error": CORPUS / "import_time" / "syntax_error.py.txt",
     "crash_on_import": CORPUS / "import_time" / "crash_on_import.py",
-    "exit_on_import": CORPUS / "import_time" / "exit_on_import.py",
+    "exit_at_import": ATTACKS_DIR / "exit_at_import.py",
     "bad_common_import": CORPUS / "import_time" / "bad_common_import.py",
 }
+# Graded-corpus attacks on iou that act only when called, called here by their own name.
+CALLED_ATTACKS = ("reduce_object_output", "tensor_subclass_output", "sys_exit_in_function", "os_exit_in_function",
+                  "memory_hog")
+PWNED_TOKEN = "autograder"  # the attacks' @TOKEN@: code they smuggle out would create /tmp/<token>-pwned
 HOSTILE_COMMON = textwrap.dedent('''\
     """Hostile submission: common.py."""
     import torch
@@ -60,7 +68,7 @@ MAX_PROCESSES = 16
 MAX_RESULT_BYTES = 1024 * 1024
 SHORT_TIMEOUT_S = 1.5
 AS_ROOT = os.geteuid() == 0
-PWNED_MARKER = Path("/tmp/autograder-pwned")
+PWNED_MARKER = Path(f"/tmp/{PWNED_TOKEN}-pwned")
 
 
 def write_submission(folder: Path, detector_source: str, common_source: str = HOSTILE_COMMON) -> Path:
@@ -73,6 +81,8 @@ def write_submission(folder: Path, detector_source: str, common_source: str = HO
 def hostile_detector_source() -> str:
     parts = [(CORPUS / "well_behaved.py").read_text()]
     parts += [path.read_text() for path in sorted(CORPUS.glob("*.py")) if path.name != "well_behaved.py"]
+    values = {placeholder: PWNED_TOKEN if placeholder == "@TOKEN@" else "/nonexistent" for placeholder in PLACEHOLDERS}
+    parts += [ATTACKS_BY_NAME[name].as_function(values) for name in CALLED_ATTACKS]
     return "from common import *\n" + "\n\n".join(parts)
 
 
@@ -104,6 +114,12 @@ def test_tensors_round_trip_exactly(hostile):
     for tensor in tensors:
         echoed = run(hostile, "add", tensor, torch.zeros((), dtype=tensor.dtype))
         assert echoed.dtype == tensor.dtype and torch.equal(echoed, tensor)
+
+
+def test_bytes_and_dtypes_cross_the_sandbox_both_ways(hostile):
+    assert run(hostile, "add", b"\x00\xff", b"!") == b"\x00\xff!"
+    zeros, dtype = run(hostile, "zeros_of", dtype=torch.float64)
+    assert dtype is torch.float64 and zeros.dtype == torch.float64
 
 
 def test_calls_are_independent_and_seeded(hostile):
@@ -166,10 +182,10 @@ def test_infinite_loop_times_out_and_the_next_call_works(hostile):
     assert torch.equal(run(hostile, "add", torch.ones(1), torch.ones(1)), torch.tensor([2.0]))
 
 
-@pytest.mark.parametrize("name", ["exit_via_os_exit", "exit_via_sys_exit"])
+@pytest.mark.parametrize("name", ["os_exit_in_function", "sys_exit_in_function"])
 def test_exiting_is_a_crash_never_a_success(hostile, name):
     with pytest.raises(Crashed):
-        run(hostile, name)
+        run(hostile, name, torch.zeros(1, 4), torch.zeros(1, 4))
 
 
 def test_segfault_is_a_crash_with_the_last_output(hostile):
@@ -177,10 +193,11 @@ def test_segfault_is_a_crash_with_the_last_output(hostile):
         run(hostile, "crash_with_segfault")
 
 
-@pytest.mark.parametrize("name", ["hoard_memory", "allocate_huge_tensor"])
-def test_memory_hog_runs_out_of_memory(hostile, name):
+@pytest.mark.parametrize("name, args", [("memory_hog", [torch.zeros(1, 4), torch.zeros(1, 4)]),
+                                        ("allocate_huge_tensor", [])])
+def test_memory_hog_runs_out_of_memory(hostile, name, args):
     with pytest.raises(OutOfMemory, match=f"{MEMORY_LIMIT_MB} MiB"):
-        run(hostile, name)
+        run(hostile, name, *args)
 
 
 def test_fork_bomb_is_contained(hostile):
@@ -328,12 +345,14 @@ def test_worker_cannot_kill_the_zygote_as_root(hostile):
     assert run(hostile, "kill_parent") == "parent survived"
 
 
-@pytest.mark.parametrize("name", ["return_exploit", "return_tensor_subclass", "return_numpy_array"])
-def test_malicious_objects_are_invalid_output_and_never_executed(hostile, name):
+@pytest.mark.parametrize("name, args", [("reduce_object_output", [torch.zeros(1, 4), torch.zeros(1, 4)]),
+                                        ("tensor_subclass_output", [torch.zeros(1, 4), torch.zeros(1, 4)]),
+                                        ("return_numpy_array", [])])
+def test_malicious_objects_are_invalid_output_and_never_executed(hostile, name, args):
     PWNED_MARKER.unlink(missing_ok=True)
 
     with pytest.raises(InvalidOutput, match="cannot accept"):
-        run(hostile, name)
+        run(hostile, name, *args)
 
     assert not PWNED_MARKER.exists()
 
@@ -352,6 +371,19 @@ def test_grader_misuse_is_not_blamed_on_the_student(hostile):
         hostile.call("example.call_definition", name="add", args=[object()])
 
 
+@pytest.mark.parametrize("error_class", PROBE_ERRORS, ids=lambda cls: cls.__name__)
+def test_a_probe_error_is_raised_again_as_the_same_class_with_its_message(tmp_path, error_class):
+    """One vocabulary across the boundary: the worker reports a kind, the grader maps it back."""
+    class RaisedByAProbe(error_class):  # a subclass keeps its base's kind
+        pass
+
+    limits = confinement.Limits(memory_mb=256, cpu_s=10, file_size_mb=1, max_processes=1, max_open_files=64)
+    text = "`nmss` is not defined in common.py."
+    for error in (error_class(text), RaisedByAProbe(text)):
+        kind, message = worker.classify(error, str(tmp_path), limits)
+        assert ERROR_CLASS_BY_KIND[kind] is error_class and message == text
+
+
 # ------------------------------------------------------------- import time
 @pytest.fixture(scope="module")
 def broken_on_import(tmp_path_factory) -> dict[str, Sandbox]:
@@ -368,7 +400,7 @@ def broken_on_import(tmp_path_factory) -> dict[str, Sandbox]:
 @pytest.mark.parametrize("attack, expected", [
     ("syntax_error", r"syntax error(.|\n)*two_stage_detector\.py\", line 3"),
     ("crash_on_import", r"two_stage_detector\.py:4 in <module>(.|\n)*IndexError"),
-    ("exit_on_import", r"called sys\.exit\(\) at two_stage_detector\.py:3"),
+    ("exit_at_import", r"called sys\.exit\(\) at two_stage_detector\.py:4"),
     ("bad_common_import", r"two_stage_detector\.py:1 in <module>(.|\n)*does_not_exist"),
 ])
 def test_import_time_failures_name_file_and_line(broken_on_import, attack, expected):
@@ -396,69 +428,6 @@ def test_missing_submission_file_is_a_format_error(tmp_path):
     (tmp_path / "common.py").write_text("")
     with pytest.raises(SubmissionFormatError, match="two_stage_detector.py is missing"):
         Sandbox(tmp_path)
-
-
-# ---------------------------------------------------------------- transfer
-def test_transfer_rejects_pickles_and_forged_headers():
-    pickled = __import__("pickle").dumps(torch.zeros(2))
-    with pytest.raises(safe_transfer.TransferError):
-        safe_transfer.decode(pickled)
-
-    def forged(header: dict, payload: bytes = b"") -> bytes:
-        raw = json.dumps(header).encode()
-        return safe_transfer.MAGIC + len(raw).to_bytes(8, "little") + raw + payload
-
-    tensor = {"dtype": "float32", "shape": [2], "offset": 0, "nbytes": 8}
-    bad_headers = [
-        {"value": {"tensor": 0}, "tensors": [tensor | {"dtype": "object"}]},
-        {"value": {"tensor": 0}, "tensors": [tensor | {"nbytes": 4}]},
-        {"value": {"tensor": 0}, "tensors": [tensor | {"offset": 100}]},
-        {"value": {"tensor": 3}, "tensors": [tensor]},
-        {"value": {"pickle": "..."}, "tensors": []},
-        {"value": {"dict": [[["not", "hashable"], 1]]}, "tensors": []},
-        {"value": {"tensor": 0}, "tensors": [tensor | {"dtype": "bool", "nbytes": 2}]},
-    ]
-    for header in bad_headers:
-        with pytest.raises(safe_transfer.TransferError):
-            safe_transfer.decode(forged(header, b"\x07" * 8))
-    deep = {"value": json.loads("[" * 100 + "]" * 100), "tensors": []}
-    with pytest.raises(safe_transfer.TransferError):
-        safe_transfer.decode(forged(deep))
-
-
-def test_transfer_rebuilds_no_more_bytes_than_it_received():
-    """The same byte range listed 400 times would make the grader copy it 400 times."""
-    one = safe_transfer.encode(torch.arange(4.0))
-    header_length = int.from_bytes(one[len(safe_transfer.MAGIC):len(safe_transfer.MAGIC) + 8], "little")
-    header = json.loads(one[len(safe_transfer.MAGIC) + 8:len(safe_transfer.MAGIC) + 8 + header_length])
-    payload = one[len(safe_transfer.MAGIC) + 8 + header_length:]
-
-    def with_tensors(tensors: list, data: bytes = payload) -> bytes:
-        raw = json.dumps({"value": header["value"], "tensors": tensors}).encode()
-        return safe_transfer.MAGIC + len(raw).to_bytes(8, "little") + raw + data
-
-    entry = header["tensors"][0]
-    assert torch.equal(safe_transfer.decode(with_tensors([entry])), torch.arange(4.0))
-    with pytest.raises(safe_transfer.TransferError, match="must follow the previous tensor"):
-        safe_transfer.decode(with_tensors([entry] * 400))
-    with pytest.raises(safe_transfer.TransferError, match="the data carries"):
-        safe_transfer.decode(with_tensors([entry], payload * 2))
-    empty = {"dtype": "float32", "shape": [0], "offset": 0, "nbytes": 0}
-    with pytest.raises(safe_transfer.TransferError, match="tensors; at most"):
-        safe_transfer.decode(with_tensors([empty] * (safe_transfer.MAX_TENSORS + 1), b""))
-
-
-def test_transfer_bounds_what_a_tensor_can_expand_to():
-    """A (10**9, 0) tensor is a few bytes on the wire, and 10**9 lists once .tolist() runs on it."""
-    hollow = {"dtype": "float32", "shape": [10**9, 0], "offset": 0, "nbytes": 0}
-    raw = json.dumps({"value": {"tensor": 0}, "tensors": [hollow]}).encode()
-
-    with pytest.raises(safe_transfer.TransferError, match="larger than"):
-        safe_transfer.decode(safe_transfer.MAGIC + len(raw).to_bytes(8, "little") + raw)
-    with pytest.raises(safe_transfer.TransferError, match=r"result\['keep'\].*larger than"):
-        safe_transfer.encode({"keep": torch.empty(10**9, 0)})
-    largest = torch.zeros(safe_transfer.MAX_TENSOR_ELEMENTS, dtype=torch.bool)
-    assert torch.equal(safe_transfer.decode(safe_transfer.encode(largest)), largest)
 
 
 def test_hints_never_run_on_values_far_larger_than_expected():

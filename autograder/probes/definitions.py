@@ -5,14 +5,15 @@ and, for the mutation checks, the inputs as they are after the call.
 """
 import torch
 
-from autograder.probe_api import InvalidStudentOutput, SubmissionModules
+from autograder.errors import InvalidOutput
+from autograder.probe_api import SubmissionModules
 
 
 def plain(value, what: str):
     """Detach tensors and move them to the CPU, through dicts, lists, tuples."""
     if isinstance(value, torch.Tensor):
         if type(value) not in (torch.Tensor, torch.nn.Parameter):
-            raise InvalidStudentOutput(f"{what} returned a {type(value).__name__}; expected a torch.Tensor")
+            raise InvalidOutput(f"{what} returned a {type(value).__name__}; expected a torch.Tensor")
         return value.detach().cpu().clone()
     if isinstance(value, dict):
         return {str(k): plain(v, f"{what}[{k!r}]") for k, v in value.items()}
@@ -21,20 +22,9 @@ def plain(value, what: str):
     return value
 
 
-# Keyword values the transfer format cannot carry travel as tagged strings.
-DTYPE_TAG = "__torch_dtype__"
-
-
-def decode_argument(value):
-    if isinstance(value, dict) and set(value) == {DTYPE_TAG}:
-        return getattr(torch, value[DTYPE_TAG])
-    return value
-
-
 def call(sub: SubmissionModules, name: str, args=(), kwargs=None, return_inputs: bool = False) -> dict:
     """`name(*args, **kwargs)`, plus the args after the call if asked."""
-    kwargs = {key: decode_argument(value) for key, value in (kwargs or {}).items()}
-    result = sub.definition(name)(*args, **kwargs)
+    result = sub.definition(name)(*args, **(kwargs or {}))
     reply = {"value": plain(result, name)}
     if return_inputs:
         reply["inputs_after"] = plain(list(args), f"{name} inputs")

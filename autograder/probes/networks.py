@@ -12,8 +12,9 @@ import os
 import torch
 from torch import nn
 
+from autograder.errors import InvalidOutput
 from autograder.layer_evidence import MAX_LEAVES, accepted_weight, leaf_input
-from autograder.probe_api import InvalidStudentOutput, SubmissionModules
+from autograder.probe_api import SubmissionModules
 from autograder.probes import fakes
 from autograder.probes.definitions import plain
 
@@ -83,7 +84,7 @@ def leaf_behaviour(module: nn.Module, seed: int, skip: tuple = ()) -> list:
 def run_part(module, x, what: str):
     """`module(x)` without gradients, as a plain value."""
     if not isinstance(module, nn.Module):
-        raise InvalidStudentOutput(f"{what} is not a module (found {type(module).__name__})")
+        raise InvalidOutput(f"{what} is not a module (found {type(module).__name__})")
     with torch.no_grad():
         return plain(module(x), f"{what}(x)")
 
@@ -99,7 +100,7 @@ def load_by_shape(module: nn.Module, weights: list, what: str, skip: tuple = ())
                       if i not in used and tuple(params["weight"].shape) == tuple(weight.shape)), None)
         if match is None:
             shapes = [tuple(params["weight"].shape) for _, _, params in layers]
-            raise InvalidStudentOutput(f"{what}: no layer has a weight of shape {tuple(weight.shape)} "
+            raise InvalidOutput(f"{what}: no layer has a weight of shape {tuple(weight.shape)} "
                                        f"(the layers' weights have shapes {shapes})")
         used.add(match)
         params = layers[match][2]
@@ -202,7 +203,7 @@ def rpn(sub: SubmissionModules, init: dict, feats: dict, strides: dict, predicti
     model.train(training)
     output = model(feats, strides, gt_boxes)
     if not isinstance(output, dict):
-        raise InvalidStudentOutput(f"RPN.forward returned {type(output).__name__}; expected a dict")
+        raise InvalidOutput(f"RPN.forward returned {type(output).__name__}; expected a dict")
     reply = {key: plain(value, f"RPN.forward()[{key!r}]") for key, value in output.items()}
     return {"output": reply}
 

@@ -55,6 +55,7 @@ def _install_vendored() -> None:
 
 _install_vendored()
 _layout = sys.modules[f"{VENDOR_PACKAGE}.layout"]
+_errors = sys.modules[f"{VENDOR_PACKAGE}.errors"]
 _probe_api = sys.modules[f"{VENDOR_PACKAGE}.probe_api"]
 _student_traceback = sys.modules[f"{VENDOR_PACKAGE}.student_traceback"]
 _golden_judge = sys.modules[f"{VENDOR_PACKAGE}.golden_judge"]
@@ -209,7 +210,7 @@ def run_case(case: dict, definitions) -> tuple:
         return False, str(error)
     except NotImplementedError as error:
         return False, f"not implemented yet: {error}"
-    except (_probe_api.SubmissionLoadFailed, _probe_api.DefinitionMissing, _probe_api.InvalidStudentOutput) as error:
+    except _errors.PROBE_ERRORS as error:
         return False, str(error)
     except Exception as error:  # the student's code raised: show where, as the grader does
         return False, _error_text(error, definitions.directory)

@@ -28,6 +28,7 @@ VENDOR_PACKAGE = "_grader"
 # Grader modules the checks run, in import order (each imports only earlier ones).
 VENDORED_MODULES = (
     "autograder/layout.py",
+    "autograder/errors.py",
     "autograder/untrusted_text.py",
     "autograder/safe_transfer.py",
     "autograder/student_traceback.py",

@@ -1,4 +1,5 @@
-"""Malicious submissions, graded end to end through the command line.
+"""The adversarial corpus: malicious submissions, graded end to end through the command line,
+and the hostile functions the sandbox's own tests call (`sandbox_calls/`, see its README).
 
 Each `<name>.py` here is the malicious part of one submission: it is appended
 to the reference's `two_stage_detector.py` (a later `def iou` replaces the
@@ -21,7 +22,9 @@ run as another user, in private mount namespaces); their tests are skipped
 otherwise.
 
 The `.py` files are submission fragments, not modules of this package: they
-are read as text and never imported here.
+are read as text and never imported here. Attacks that act only when called
+also run in `tests/test_sandbox.py`, joined to `sandbox_calls/` as functions
+named after the attack (`Attack.as_function`), so each attack is written once.
 """
 from __future__ import annotations
 
@@ -55,6 +58,14 @@ class Attack:
         for placeholder in PLACEHOLDERS:
             text = text.replace(placeholder, values[placeholder])
         return text.replace("@FAKE_VERDICT@", FAKE_VERDICT)
+
+    def as_function(self, values: dict[str, str]) -> str:
+        """The malicious part with its `iou` renamed after the attack, to be called by that name among
+        other functions of one module; only for an attack on `iou` that does nothing at import time."""
+        text = self.malicious_part(values)
+        if self.replaces != "iou" or text.count("\ndef iou(") != 1:
+            raise ValueError(f"{self.name}: not an attack on iou alone")
+        return text.replace("\ndef iou(", f"\ndef {self.name}(")
 
 
 ATTACKS = (

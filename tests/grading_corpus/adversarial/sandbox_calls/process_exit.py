@@ -1,15 +1,7 @@
-"""Ends the worker instead of returning."""
+"""Ends the worker instead of returning (sys.exit and os._exit in a call are the graded corpus's
+sys_exit_in_function and os_exit_in_function)."""
 import os
 import signal
-import sys
-
-
-def exit_via_os_exit():
-    os._exit(0)
-
-
-def exit_via_sys_exit():
-    sys.exit(0)
 
 
 def crash_with_segfault():

@@ -12,6 +12,11 @@ def describe(x):
     return {"sum": x.sum(), "shape": tuple(x.shape), "label": "ok", "flag": True, "nothing": None, "items": [1, 2.5]}
 
 
+def zeros_of(dtype):
+    """A keyword dtype in, a dtype out: both cross the sandbox as they are."""
+    return torch.zeros(2, dtype=dtype), dtype
+
+
 def random_numbers():
     return torch.rand(3)
 
