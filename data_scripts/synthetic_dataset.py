@@ -13,13 +13,17 @@ generator. It writes exactly the layout that ``VOC2007DetectionTiny`` reads::
 coordinates in the original image (pixels ``x1 <= x < x2`` are covered), each
 box exactly tight around the drawn pixels of its object.
 
-Every class is a flat shape with its own colour (e.g. red ellipse, blue
-rectangle) on a low-saturation textured background (stripes, checkers,
-gradients, blotchy noise) with pixel noise on top. Objects are placed with
-their centre inside the central square that the reader's centre crop keeps, so
-they may be cut by the crop but never vanish entirely. At most 30% of any box
-overlaps another; larger objects are drawn first so a smaller one is never
-hidden, and a partly covered object keeps its full (amodal) box, as in VOC.
+Class identity is the shape alone (e.g. ellipse, rectangle, ring). Colour,
+fill texture, size, aspect and background are drawn per object and image,
+independently of the class, so no colour, size or aspect rule tells classes
+apart; unlabelled distractor shapes (a star, an arrow) stand beside the
+objects. Objects are saturated, flat or two-colour textured; backgrounds are
+low-saturation textures (stripes, checkers, gradients, blotchy noise); pixel
+noise lies on top. Objects are placed with their centre inside the central
+square that the reader's centre crop keeps, so they may be cut by the crop
+but never vanish entirely. At most 30% of any box overlaps another; larger
+shapes are drawn first so a smaller one is never hidden, and a partly
+covered object keeps its full (amodal) box, as in VOC.
 
 Usage::
 
@@ -29,6 +33,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import colorsys
 import json
 import math
 import os
@@ -36,7 +41,6 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -51,7 +55,7 @@ VOC_CLASSES: tuple[str, ...] = (
 DEFAULT_CLASSES: tuple[str, ...] = ("aeroplane", "bicycle", "bird", "boat", "bottle", "car")
 
 GENERATOR_NAME = "data_scripts.synthetic_dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: classes by shape only, colours per object, distractors
 MARKER_FILENAME = "SYNTHETIC.json"
 IMAGE_DIRNAME = "JPEGImages"
 SPLITS: tuple[str, ...] = ("train", "val")
@@ -63,10 +67,14 @@ MAX_IMAGE_ASPECT_RATIO = 1.5
 
 # Objects: count per image, box sides as a fraction of the image's shorter side.
 OBJECTS_PER_IMAGE_RANGE = (1, 4)
-OBJECT_SIDE_FRACTION_RANGE = (0.15, 0.70)
+DISTRACTORS_PER_IMAGE_RANGE = (0, 1)  # unlabelled shapes, placed like objects
+OBJECT_SIDE_FRACTION_RANGE = (0.25, 0.70)
 MAX_BOX_OVERLAP = 0.3  # max fraction of either box covered by another box (bounds IoU too)
 PLACEMENT_ATTEMPTS = 30
-OBJECT_COLOUR_JITTER = 15
+# Object colours: any hue, saturated enough to stand out from the background.
+OBJECT_SATURATION_RANGE = (0.45, 1.0)
+OBJECT_VALUE_RANGE = (0.45, 1.0)
+TEXTURED_OBJECT_PROBABILITY = 0.25  # else flat: textured ones blend two object colours
 
 # Background: two low-saturation colours blended by a random texture.
 BACKGROUND_GREY_RANGE = (40.0, 150.0)
@@ -78,12 +86,6 @@ NOISE_CELL_RANGE = (6, 32)
 PIXEL_NOISE_STD = 6.0
 JPEG_QUALITY = 90
 JPEG_SUBSAMPLING_444 = 0  # keep full colour resolution so thin shapes keep their colour
-
-@dataclass(frozen=True)
-class ObjectStyle:
-    shape: str
-    rgb: tuple[int, int, int]
-
 
 def _draw_ellipse(draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
     draw.ellipse((0, 0, w - 1, h - 1), fill=255)
@@ -125,6 +127,23 @@ def _draw_hourglass(draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
     draw.polygon([(0, h - 1), (w - 1, h - 1), (cx, cy)], fill=255)
 
 
+def _draw_star(draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
+    """Five points touching every side of the box (the outer points span its width and height)."""
+    angles = [math.pi / 2 + k * math.pi / 5 for k in range(10)]
+    radii = [1.0 if k % 2 == 0 else 0.45 for k in range(10)]
+    xs = [r * math.cos(a) for r, a in zip(radii, angles)]
+    ys = [-r * math.sin(a) for r, a in zip(radii, angles)]
+    points = [((x - min(xs)) / (max(xs) - min(xs)) * (w - 1), (y - min(ys)) / (max(ys) - min(ys)) * (h - 1))
+              for x, y in zip(xs, ys)]
+    draw.polygon(points, fill=255)
+
+
+def _draw_arrow(draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
+    shaft_top, shaft_bottom, head_start = h / 3, h - 1 - h / 3, (w - 1) / 2
+    draw.polygon([(0, shaft_top), (head_start, shaft_top), (head_start, 0), (w - 1, (h - 1) / 2),
+                  (head_start, h - 1), (head_start, shaft_bottom), (0, shaft_bottom)], fill=255)
+
+
 SHAPE_DRAWERS: dict[str, Callable[[ImageDraw.ImageDraw, int, int], None]] = {
     "ellipse": _draw_ellipse,
     "rectangle": _draw_rectangle,
@@ -134,20 +153,15 @@ SHAPE_DRAWERS: dict[str, Callable[[ImageDraw.ImageDraw, int, int], None]] = {
     "diamond": _draw_diamond,
     "frame": _draw_frame,
     "hourglass": _draw_hourglass,
+    "star": _draw_star,
+    "arrow": _draw_arrow,
 }
 
-# The i-th requested class gets the i-th style: distinct shape AND colour.
-CLASS_STYLES: tuple[ObjectStyle, ...] = (
-    ObjectStyle("ellipse", (215, 25, 25)),     # red
-    ObjectStyle("rectangle", (30, 70, 230)),   # blue
-    ObjectStyle("triangle", (245, 220, 30)),   # yellow
-    ObjectStyle("cross", (30, 190, 60)),       # green
-    ObjectStyle("ring", (230, 40, 220)),       # magenta
-    ObjectStyle("diamond", (30, 220, 230)),    # cyan
-    ObjectStyle("frame", (250, 125, 0)),       # orange
-    ObjectStyle("hourglass", (250, 250, 250)), # white
-)
-MAX_CLASSES = len(CLASS_STYLES)
+# The i-th requested class gets the i-th shape; its colour is drawn per object.
+CLASS_SHAPES: tuple[str, ...] = ("ellipse", "rectangle", "triangle", "cross", "ring", "diamond", "frame", "hourglass")
+# Never a class: drawn unlabelled, so that "a saturated blob" is not "an object".
+DISTRACTOR_SHAPES: tuple[str, ...] = ("star", "arrow")
+MAX_CLASSES = len(CLASS_SHAPES)
 
 
 def validate_classes(classes: Sequence[str]) -> tuple[str, ...]:
@@ -160,13 +174,13 @@ def validate_classes(classes: Sequence[str]) -> tuple[str, ...]:
     if duplicates:
         raise ValueError(f"classes must be distinct, got duplicates {duplicates}")
     if not 1 <= len(classes) <= MAX_CLASSES:
-        raise ValueError(f"need 1 to {MAX_CLASSES} classes (one per object style), got {len(classes)}")
+        raise ValueError(f"need 1 to {MAX_CLASSES} classes (one per shape), got {len(classes)}")
     return classes
 
 
-def class_styles(classes: Sequence[str] = DEFAULT_CLASSES) -> dict[str, ObjectStyle]:
-    """Map each class name to its shape and colour (assigned by position)."""
-    return dict(zip(validate_classes(classes), CLASS_STYLES))
+def class_shapes(classes: Sequence[str] = DEFAULT_CLASSES) -> dict[str, str]:
+    """Map each class name to its shape (assigned by position)."""
+    return dict(zip(validate_classes(classes), CLASS_SHAPES))
 
 
 def shape_mask(shape: str, width: int, height: int) -> Image.Image:
@@ -248,32 +262,52 @@ def place_object_box(
     return None
 
 
+def _object_colour(rng: np.random.Generator) -> np.ndarray:
+    """A saturated RGB colour of any hue, float (3,)."""
+    hue = rng.uniform(0.0, 1.0)
+    saturation, value = rng.uniform(*OBJECT_SATURATION_RANGE), rng.uniform(*OBJECT_VALUE_RANGE)
+    return 255.0 * np.array(colorsys.hsv_to_rgb(hue, saturation, value))
+
+
+def _object_fill(rng: np.random.Generator, width: int, height: int) -> Image.Image:
+    """The object's paint over its box: flat, or two colours blended by a texture."""
+    first = _object_colour(rng)
+    if rng.random() >= TEXTURED_OBJECT_PROBABILITY:
+        pixels = np.broadcast_to(first, (height, width, 3))
+    else:
+        weight = _texture(rng, width, height)[..., None]
+        pixels = first + (_object_colour(rng) - first) * weight
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+
+
 def render_image(
     rng: np.random.Generator, classes: Sequence[str] = DEFAULT_CLASSES
 ) -> tuple[Image.Image, list[dict]]:
     """Draw one random image and its annotations [{"xyxy": [x1, y1, x2, y2], "name": str}]."""
-    styles = class_styles(classes)
-    names = list(styles)
+    shapes = class_shapes(classes)
+    names = list(shapes)
     width, height = _image_size(rng)
     canvas = Image.fromarray(np.clip(_background(rng, width, height), 0, 255).astype(np.uint8), "RGB")
 
     num_objects = int(rng.integers(OBJECTS_PER_IMAGE_RANGE[0], OBJECTS_PER_IMAGE_RANGE[1] + 1))
+    num_distractors = int(rng.integers(DISTRACTORS_PER_IMAGE_RANGE[0], DISTRACTORS_PER_IMAGE_RANGE[1] + 1))
     boxes: list[tuple[int, int, int, int]] = []
-    for _ in range(num_objects):
+    for _ in range(num_objects + num_distractors):
         box = place_object_box(rng, width, height, boxes)
         if box is not None:
             boxes.append(box)
-    # Large objects first, so smaller ones are drawn on top and stay visible.
-    boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+    # The first placed boxes are objects, the rest distractors (None).
+    placed = [(box, names[int(rng.integers(len(names)))] if i < num_objects else None) for i, box in enumerate(boxes)]
+    # Large shapes first, so smaller ones are drawn on top and stay visible.
+    placed.sort(key=lambda item: (item[0][2] - item[0][0]) * (item[0][3] - item[0][1]), reverse=True)
 
     annotations = []
-    for x0, y0, x1, y1 in boxes:
-        name = names[int(rng.integers(len(names)))]
-        style = styles[name]
-        mask = shape_mask(style.shape, x1 - x0, y1 - y0)
-        jitter = rng.integers(-OBJECT_COLOUR_JITTER, OBJECT_COLOUR_JITTER + 1, size=3)
-        colour = tuple(int(c) for c in np.clip(np.array(style.rgb) + jitter, 0, 255))
-        canvas.paste(colour, (x0, y0, x1, y1), mask)
+    for (x0, y0, x1, y1), name in placed:
+        shape = shapes[name] if name is not None else DISTRACTOR_SHAPES[int(rng.integers(len(DISTRACTOR_SHAPES)))]
+        mask = shape_mask(shape, x1 - x0, y1 - y0)
+        canvas.paste(_object_fill(rng, x1 - x0, y1 - y0), (x0, y0, x1, y1), mask)
+        if name is None:
+            continue
         left, top, right, bottom = mask.getbbox()  # tight extent of the drawn pixels
         xyxy = [float(x0 + left), float(y0 + top), float(x0 + right), float(y0 + bottom)]
         annotations.append({"xyxy": xyxy, "name": name})
@@ -384,8 +418,8 @@ def make_synthetic_dataset(
     so an interrupted run never leaves a complete-looking partial dataset.
     """
     classes = validate_classes(classes)
-    if num_train < 1 or num_val < 0:
-        raise ValueError(f"need num_train >= 1 and num_val >= 0, got {num_train} and {num_val}")
+    if num_train < 0 or num_val < 0 or num_train + num_val < 1:
+        raise ValueError(f"need num_train >= 0, num_val >= 0 and at least one image, got {num_train} and {num_val}")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
     out_dir = Path(out_dir).resolve()  # "." and ".." need a real name and parent for staging
@@ -407,7 +441,8 @@ def make_synthetic_dataset(
             "num_train": num_train,
             "num_val": num_val,
             "classes": list(classes),
-            "styles": {name: {"shape": s.shape, "rgb": list(s.rgb)} for name, s in class_styles(classes).items()},
+            "shapes": class_shapes(classes),
+            "distractor_shapes": list(DISTRACTOR_SHAPES),
         }
         _write_json(staging / MARKER_FILENAME, marker, indent=2)
         _install(staging, out_dir)
