@@ -94,8 +94,8 @@ def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profi
     notebook, description = graded_notebook(submission)
     cells = graded_cells(notebook, profile.notebook_parameters())
     data = build_grading_data(profile, seed)
-    files = {name: _bytes_tensor(text.encode()) for name, text in (course_files or kernel_course_files()).items()}
-    files.update({f"{KERNEL_DATA_DIR}/{path}": _bytes_tensor(content) for path, content in data.kernel_files.items()})
+    files = {name: text.encode() for name, text in (course_files or kernel_course_files()).items()}
+    files.update({f"{KERNEL_DATA_DIR}/{path}": content for path, content in data.kernel_files.items()})
     started = time.monotonic()
     report = sandbox.call(
         NOTEBOOK_PROBE,
@@ -183,10 +183,6 @@ def _class_names(classes: torch.Tensor, idx_to_class: dict):
     import numpy as np
 
     return np.array([idx_to_class[int(c)] for c in classes.tolist()], dtype=str)
-
-
-def _bytes_tensor(content: bytes) -> torch.Tensor:
-    return torch.frombuffer(bytearray(content), dtype=torch.uint8) if content else torch.empty(0, dtype=torch.uint8)
 
 
 def _parse_report(report: dict, description: str, data: GradingData, cells: list,

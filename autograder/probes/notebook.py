@@ -32,14 +32,14 @@ def run_notebook(sub: SubmissionModules, cells: list, labels: list, files: dict,
     return report
 
 
-def _write(workdir: str, path: str, content: torch.Tensor) -> None:
+def _write(workdir: str, path: str, content: bytes) -> None:
     parts = path.split("/")
     if os.path.isabs(path) or any(part in ("", ".", "..") for part in parts):
         raise ValueError(f"the grader sent a file with an unsafe path: {path!r}")
     target = os.path.join(workdir, *parts)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     with open(target, "wb") as handle:
-        handle.write(content.numpy().tobytes())
+        handle.write(content)
 
 
 def _close_figures() -> None:

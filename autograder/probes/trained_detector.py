@@ -20,7 +20,8 @@ import os
 import torch
 
 from autograder.full_run_detector import CHECKPOINT_MODEL_KEY, NMS_THRESHOLD, SCORE_THRESHOLD, build_detector
-from autograder.probe_api import InvalidStudentOutput, SubmissionModules
+from autograder.errors import InvalidOutput
+from autograder.probe_api import SubmissionModules
 from autograder.probes.definitions import plain
 
 MAX_DETECTIONS_PER_IMAGE = 1000  # the reference keeps at most 100 after class-wise NMS
@@ -54,7 +55,7 @@ def _load(detector: torch.nn.Module, state: dict) -> None:
     try:
         detector.load_state_dict(state, strict=True)
     except RuntimeError as error:
-        raise InvalidStudentOutput(
+        raise InvalidOutput(
             f"The weights in the checkpoint of your full run do not fit the detector that the full-training "
             f"cell builds ({str(error).splitlines()[0]}). Keep that cell's `FasterRCNN(...)`, `RPN(...)` and "
             f"`DetectorBackboneWithFPN(...)` calls as the release notebook has them, and save "
@@ -64,27 +65,27 @@ def _load(detector: torch.nn.Module, state: dict) -> None:
 
 def _total_loss(output) -> float:
     if not isinstance(output, dict):
-        raise InvalidStudentOutput(f"FasterRCNN.forward(images, gt_boxes) returned {type(output).__name__}; "
+        raise InvalidOutput(f"FasterRCNN.forward(images, gt_boxes) returned {type(output).__name__}; "
                                    "expected a dict of losses")
     parts = [value for key, value in output.items() if "loss" in str(key)]
     if not parts or not all(isinstance(v, torch.Tensor) and v.numel() == 1 for v in parts):
-        raise InvalidStudentOutput("FasterRCNN.forward(images, gt_boxes) must return a dict of scalar "
+        raise InvalidOutput("FasterRCNN.forward(images, gt_boxes) must return a dict of scalar "
                                    "tensors with 'loss' in their keys")
     return float(sum(v.detach().float().reshape(()) for v in parts))
 
 
 def _detections(output) -> dict:
     if not isinstance(output, (tuple, list)) or len(output) != 3:
-        raise InvalidStudentOutput("FasterRCNN.forward(images) in eval mode must return "
+        raise InvalidOutput("FasterRCNN.forward(images) in eval mode must return "
                                    "(pred_boxes, pred_classes, pred_scores)")
     boxes, classes, scores = plain(tuple(output), "FasterRCNN.forward (inference)")
     for tensor, name in ((boxes, "pred_boxes"), (classes, "pred_classes"), (scores, "pred_scores")):
         if not isinstance(tensor, torch.Tensor):
-            raise InvalidStudentOutput(f"FasterRCNN inference returned {type(tensor).__name__} as {name}; "
+            raise InvalidOutput(f"FasterRCNN inference returned {type(tensor).__name__} as {name}; "
                                        "expected a tensor")
     count = len(boxes)
     if boxes.shape != (count, 4) or classes.shape != (count,) or scores.shape != (count,):
-        raise InvalidStudentOutput(f"FasterRCNN inference returned pred_boxes {tuple(boxes.shape)}, pred_classes "
+        raise InvalidOutput(f"FasterRCNN inference returned pred_boxes {tuple(boxes.shape)}, pred_classes "
                                    f"{tuple(classes.shape)}, pred_scores {tuple(scores.shape)}; expected (N, 4), "
                                    "(N,), (N,)")
     keep = torch.argsort(scores.float(), descending=True, stable=True)[:MAX_DETECTIONS_PER_IMAGE]
