@@ -86,7 +86,8 @@ def check_loss_decreases(run, profile: GradingProfile) -> LossSummary:
     if not summary.ratio < profile.max_loss_ratio:
         raise CheckFailed(f"The training loss did not decrease enough: {summary.describe()}; the trained "
                           f"detector's must be below {profile.max_loss_ratio:g} times the untrained one's.")
-    matched = class_matched_map(run)
+    _, trained = _evaluations(run)
+    matched = class_matched_map(run.data.ground_truth, trained.detections)
     if not matched >= profile.min_map:
         raise CheckFailed(f"The training loss fell ({summary.describe()}), but the trained detector does not tell "
                           f"the classes apart: on the grader's validation images its mAP@0.5 is {matched:.3f} even "
@@ -96,17 +97,15 @@ def check_loss_decreases(run, profile: GradingProfile) -> LossSummary:
     return summary
 
 
-def class_matched_map(run) -> float:
-    """mAP@0.5 of the trained detector with each predicted label renamed to the true class it detects best,
-    one-to-one (greedy on AP: highest first)."""
-    _, trained = _evaluations(run)
+def class_matched_map(truth: dict[str, dict], detections: dict[str, dict]) -> float:
+    """mAP@0.5 of ``detections`` with each predicted label renamed to the true class it detects best,
+    one-to-one (greedy on AP: highest first). Both map image id -> boxes, (scores,) labels."""
     evaluate = load_course_module("voc_map").evaluate
-    truth = run.data.ground_truth
     true_classes = sorted({str(name) for image in truth.values() for name in image["labels"]})
-    predicted = sorted({str(name) for image in trained.detections.values() for name in image["labels"]})
+    predicted = sorted({str(name) for image in detections.values() for name in image["labels"]})
     pairs = []  # (AP, predicted label, true class)
     for label in predicted:
-        relabelled = {image: _as_every_class(found, label, true_classes) for image, found in trained.detections.items()}
+        relabelled = {image: _as_every_class(found, label, true_classes) for image, found in detections.items()}
         ap = evaluate(truth, relabelled).ap_per_class
         pairs += [(ap[name], label, name) for name in true_classes]
     used_labels, used_classes, total = set(), set(), 0.0

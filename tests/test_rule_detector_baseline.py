@@ -28,6 +28,7 @@ from PIL import Image
 
 from autograder.course_files import load_course_module
 from autograder.grading_profile import GRADING_PROFILE
+from autograder.notebook_checks import class_matched_map
 from data_scripts import synthetic_dataset as sd
 from data_scripts.synthetic_dataset import make_synthetic_dataset
 from tests.grading_corpus import rule_detector
@@ -115,6 +116,7 @@ def baseline(tmp_path_factory) -> dict[str, float]:
         detections = {key: _as_detections(rule_detector.detect(image, labels_per_box=labels_per_box))
                       for key, image in images.items()}
         results[f"map_{labels_per_box}"] = voc_map.evaluate(truth, detections).map
+        results[f"class_matched_map_{labels_per_box}"] = class_matched_map(truth, detections)
         if labels_per_box == "top1":  # one detection per found blob
             agnostic = voc_map.evaluate(_class_agnostic(truth), _class_agnostic(detections))
             results["agnostic_recall"] = agnostic.num_true_positives["object"] / agnostic.num_ground_truth["object"]
@@ -141,6 +143,13 @@ def test_rule_detector_passes_when_colour_gives_the_class_away(colour_coded_map)
 def test_rule_detector_stays_below_the_map_threshold(baseline, labels_per_box):
     """Colour, size and aspect rules do not reach the mAP a passing notebook needs."""
     assert baseline[f"map_{labels_per_box}"] < GRADING_PROFILE.min_map, (baseline, GRADING_PROFILE.min_map)
+
+
+@pytest.mark.parametrize("labels_per_box", ["all", "top1"])
+def test_rule_detector_does_not_earn_the_loss_points(baseline, labels_per_box):
+    """The loss check counts a reported loss only for a detector that tells the classes apart, whatever its
+    labels (notebook_checks.class_matched_map): rules that do not, with a forged loss, stay below."""
+    assert baseline[f"class_matched_map_{labels_per_box}"] < GRADING_PROFILE.min_map, (baseline, GRADING_PROFILE.min_map)
 
 
 def test_rule_detector_rejects_a_bad_image():
