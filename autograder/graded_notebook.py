@@ -9,7 +9,7 @@
   checks and training cells run the student's code.
 
 The grading parameters go in with papermill's convention
-(``data_scripts.release.parameters``): a cell after the one tagged
+(``autograder.notebook.parameters``): a cell after the one tagged
 ``parameters``. A notebook whose parameters cell is missing or lacks one of
 the grading parameters cannot be graded this way; the message says which.
 """
@@ -26,6 +26,7 @@ from nbformat import NotebookNode
 
 from autograder.errors import SubmissionFormatError
 from autograder.layout import HOME_MODULE, KNOWN_NAMES
+from autograder.notebook.parameters import INJECTED_TAG, ParameterError, inject_parameters
 from autograder.submission import NormalizedSubmission
 
 RELEASE_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "two_stage_detector.ipynb"
@@ -104,12 +105,9 @@ def _substituted(source: str) -> str:
 
 def graded_cells(notebook: NotebookNode, parameters: dict) -> list[GradedCell]:
     """The code cells, in order, with ``parameters`` injected after the parameters cell."""
-    from data_scripts.release.errors import ReleaseError
-    from data_scripts.release.parameters import INJECTED_TAG, inject_parameters
-
     try:
         injected = inject_parameters(notebook, parameters)
-    except ReleaseError as error:
+    except ParameterError as error:
         raise SubmissionFormatError(
             f"The grader cannot set its parameters in your notebook: {error}. Keep the first code cell of the "
             "release notebook (tagged `parameters`, every setting as `NAME = value`) as it is."

@@ -1,6 +1,6 @@
 """The data of the notebook stage: what the kernel sees, and what only the grader sees.
 
-The grader generates two synthetic datasets (``data_scripts.synthetic_dataset``)
+The grader generates two synthetic datasets (``synthetic_voc.generator``)
 in a private temporary folder, reads them into memory and deletes the
 folder before any student code runs:
 
@@ -32,6 +32,7 @@ import torch
 
 from autograder.course_files import load_course_module
 from autograder.grading_profile import GradingProfile
+from synthetic_voc.generator import MARKER_FILENAME, annotation_filename, make_synthetic_dataset
 
 TRAIN_SPLIT, VAL_SPLIT = "train", "val"
 # Box co-ordinates as the notebook's Cartucho writer prints them.
@@ -72,8 +73,6 @@ def image_id(image_path: str) -> str:
 
 def build_grading_data(profile: GradingProfile, seed: int) -> GradingData:
     """The profile's training split for the kernel; a validation split and loss batches from ``seed``."""
-    from data_scripts.synthetic_dataset import MARKER_FILENAME, annotation_filename, make_synthetic_dataset
-
     helpers = load_course_module("detection_helpers")
     with tempfile.TemporaryDirectory(prefix="autograder-grading-data-") as private:
         train_root = make_synthetic_dataset(Path(private) / "train", num_train=profile.num_train, num_val=0,

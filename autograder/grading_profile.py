@@ -47,7 +47,7 @@ class GradingProfile:
     """One way of running the notebook stage; see the module docstring."""
 
     name: str
-    # Grading data: a synthetic dataset (data_scripts.synthetic_dataset).
+    # Grading data: a synthetic dataset (synthetic_voc.generator).
     num_train: int
     num_val: int
     dataset_seed: int

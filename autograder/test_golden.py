@@ -10,7 +10,7 @@ import pytest
 from autograder.golden_cases import golden_cases
 from autograder.golden_judge import judge_golden
 from autograder.reference_solution import load_reference
-from data_scripts.golden_fixtures import load_golden
+from autograder.golden_records import load_golden
 
 
 def _pairs():

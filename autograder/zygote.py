@@ -49,7 +49,7 @@ from autograder import confinement, control_channel, processes, uid_lease, worke
 # whose user namespace maps only 65536 ids.
 SANDBOX_UID_RANGES = ((1_000_000, 2_000_000), (40_000, 60_000))
 UID_PICK_ATTEMPTS = 64
-FORBIDDEN_MODULE_ROOTS = ("common", "two_stage_detector", "reference")
+FORBIDDEN_MODULE_ROOTS = ("common", "two_stage_detector", "reference", "synthetic_voc")  # the generator: secret splits
 # Imported once here so that workers do not pay for them on every call (a
 # worker's imports die with it).  Missing optional ones are skipped.
 PRELOADED_MODULES = (
@@ -105,7 +105,7 @@ def load_probes() -> dict[str, Callable[..., dict]]:
 
 
 def _refuse_forbidden_modules() -> None:
-    """Probe modules must not import the submission, the reference or fixtures."""
+    """Probe modules must not import the submission, the reference, fixtures or the synthetic generator."""
     leaked = sorted(name for name in sys.modules if name.split(".")[0] in FORBIDDEN_MODULE_ROOTS)
     if leaked:
         raise SystemExit(f"zygote: probe modules imported forbidden modules: {', '.join(leaked)}")

@@ -52,7 +52,7 @@ from autograder.machine_speed import measure_machine_speed  # noqa: E402
 from autograder.notebook_stage import run_notebook_stage  # noqa: E402
 from autograder.sandbox import Sandbox  # noqa: E402
 from autograder.submission import NormalizedSubmission  # noqa: E402
-from data_scripts.synthetic_dataset import FORMAT_VERSION as DATASET_FORMAT_VERSION  # noqa: E402
+from synthetic_voc.generator import FORMAT_VERSION as DATASET_FORMAT_VERSION  # noqa: E402
 from tests.grading_corpus.plausible_bugs import BUGS_BY_NAME, Bug, apply_edits, reference_sources  # noqa: E402
 
 DEFAULT_TABLE = REPOSITORY / "benchmarks" / "results" / "notebook_grading_calibration.csv"

@@ -36,14 +36,12 @@ import torchvision
 
 from autograder import safe_transfer
 from autograder.golden_cases import GOLDEN_SEED, golden_cases
+from autograder.golden_records import FIXTURES_DIR, GOLDEN_FILE, MANIFEST_FILE, REGENERATE_COMMAND, load_golden
 from autograder.reference_solution import REFERENCE_DIR, load_reference
 from autograder.sandbox import Sandbox
 from autograder.submission import normalize_submission
 
-FIXTURES_DIR = Path(__file__).resolve().parent.parent / "autograder" / "fixtures"
-GOLDEN_FILE = "golden.agv"
-MANIFEST_FILE = "MANIFEST.json"
-COMMAND = "python -m data_scripts.golden_fixtures"
+COMMAND = REGENERATE_COMMAND
 # Units of rounding allowed, relative to the magnitude (see the docstring).
 # Other CPUs' kernels differed by at most 1 unit of the tensor's median
 # magnitude (ATEN_CPU_CAPABILITY=default, avx2, AVX-512): 16 leaves a 16x
@@ -84,17 +82,6 @@ def generate() -> tuple[bytes, dict]:
                   for r in records],
     }
     return payload, manifest
-
-
-def load_golden(fixtures_dir: Path = FIXTURES_DIR) -> list:
-    """The stored records, after checking the file against its manifest."""
-    manifest = json.loads((fixtures_dir / MANIFEST_FILE).read_text())
-    payload = (fixtures_dir / manifest["file"]).read_bytes()
-    digest = hashlib.sha256(payload).hexdigest()
-    if digest != manifest["sha256"]:
-        raise ValueError(f"{fixtures_dir / manifest['file']}: sha256 {digest} does not match the manifest "
-                         f"({manifest['sha256']}); regenerate with `{COMMAND}`")
-    return safe_transfer.decode(payload)
 
 
 def float_tolerance(expected: torch.Tensor) -> torch.Tensor:

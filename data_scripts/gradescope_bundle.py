@@ -9,12 +9,14 @@ zip holds
 * ``requirements.txt``: the project's dependencies and its ``dev`` extra
   (pytest runs the graded suite), generated from ``pyproject.toml``, and
   ``constraints.txt`` as it is;
-* the ``autograder/`` package whole (graded suite, probes, golden fixtures),
-  and the files it reads by path (``READ_BY_PATH``): ``reference/`` (the
+* the packages the grader runs with, whole (``PACKAGE_TREES``): ``autograder/``
+  (graded suite, probes, golden fixtures) and ``synthetic_voc/`` (the
+  generator of the notebook stage's data).  The grader imports nothing else
+  from this repository (tests/test_import_graph.py), so no import scan is
+  needed to know what to ship;
+* the files it reads by path (``READ_BY_PATH``): ``reference/`` (the
   expectations), the course helpers the notebook stage ships to the kernel,
   the release notebook it runs for ``.py`` submissions;
-* every repository module those import, transitively (``import_closure``:
-  e.g. ``data_scripts/golden_fixtures.py``);
 * ``BUNDLE_INFO.txt``: the git commit it was built from;
 * ``case_secret.txt``: the staff's case secret (``autograder/case_secret.py``),
   from ``--case-secret FILE`` (default ``build/case_secret.txt``, created with
@@ -39,14 +41,13 @@ from pathlib import Path
 from autograder.case_secret import CASE_SECRET_VARIABLE
 from autograder.toml_compat import tomllib
 from data_scripts.release.archive import zip_bytes
-from data_scripts.import_closure import ImportScanError, local_import_closure
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "gradescope"
 DEFAULT_OUT = REPOSITORY / "build" / "autograder.zip"
 DEFAULT_GRADING_TIMEOUT_S = 1800  # run_autograder's cap; set Gradescope's own limit a few minutes above it
 
-PACKAGE_TREES = ("autograder",)  # bundled whole: probes and tests are loaded by name, fixtures by path
+PACKAGE_TREES = ("autograder", "synthetic_voc")  # bundled whole: probes and tests are loaded by name, fixtures by path
 READ_BY_PATH = (  # files the grader opens by path, which no import reveals
     "reference/common.py",  # expectations (reference_solution.py)
     "reference/two_stage_detector.py",
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         secret, created = read_or_create_case_secret(args.case_secret)
         members = build_bundle(args.out, secret, args.timeout)
-    except (BundleError, ImportScanError, OSError) as error:
+    except (BundleError, OSError) as error:
         print(f"gradescope_bundle: {error}", file=sys.stderr)
         return 2
     size_mib = args.out.stat().st_size / 2**20
@@ -154,14 +155,12 @@ def main(argv: list[str] | None = None) -> int:
 
 # -------------------------------------------------------------------- helpers
 def _grader_files() -> list[Path]:
-    """Relative paths: the package trees, the files read by path, their imports, the copied files."""
+    """Relative paths: the package trees, the files read by path, the copied files."""
     files = {path.relative_to(REPOSITORY) for tree in PACKAGE_TREES for path in _tree_files(REPOSITORY / tree)}
     files |= {Path(name) for name in READ_BY_PATH + COPIED_FILES}
     missing = sorted(str(path) for path in files if not (REPOSITORY / path).is_file())
     if missing:
         raise BundleError(f"files the grader needs are missing from {REPOSITORY}: {', '.join(missing)}")
-    python_files = [path for path in files if path.suffix == ".py"]
-    files |= local_import_closure(REPOSITORY, python_files)
     return sorted(files)
 
 

@@ -21,11 +21,11 @@ from pathlib import Path
 import nbformat
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
+from autograder.notebook.parameters import inject_parameters
 from data_scripts.release import layout
 from data_scripts.release.kernel import execute_notebook
-from data_scripts.release.parameters import inject_parameters
 from data_scripts.release.pipeline import run_pipeline
-from data_scripts.synthetic_dataset import make_synthetic_dataset
+from synthetic_voc.generator import make_synthetic_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 # The oldest torch / torchvision the release supports: torchvision 0.15 is the

@@ -27,7 +27,7 @@ covered object keeps its full (amodal) box, as in VOC.
 
 Usage::
 
-    python -m data_scripts.synthetic_dataset --out data/synthetic [--train 256] [--val 64] [--seed 0]
+    python -m synthetic_voc.generator --out data/synthetic [--train 256] [--val 64] [--seed 0]
 """
 
 from __future__ import annotations
@@ -464,7 +464,7 @@ def _summary(dataset_dir: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m data_scripts.synthetic_dataset", description=__doc__.split("\n\n")[0]
+        prog="python -m synthetic_voc.generator", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--out", type=Path, required=True, help="dataset directory to write")
     parser.add_argument("--train", type=int, default=256, help="number of training images")

@@ -30,7 +30,6 @@ import pytest
 
 from autograder.results_schema import load_results
 from data_scripts.gradescope_bundle import bundle_members, bundle_zip
-from data_scripts.import_closure import local_import_closure
 from grading_corpus.adversarial import ATTACKS_BY_NAME, PLACEHOLDERS
 from grading_corpus.plausible_bugs import DETECTOR, reference_sources
 
@@ -123,35 +122,13 @@ def test_bundle_holds_the_grader_and_nothing_else(bundle, work):
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
     assert {"autograder/cli.py", "autograder/results_schema.py", "autograder/fixtures/MANIFEST.json",
             "reference/common.py", "reference/two_stage_detector.py", "constraints.txt",
-            "data_scripts/golden_fixtures.py", "BUNDLE_INFO.txt"} <= names
-    assert not [name for name in names if name.startswith(("tests/", "build/", "notebooks/solution", ".venv/"))
+            "synthetic_voc/generator.py", "BUNDLE_INFO.txt"} <= names
+    assert not [name for name in names if name.startswith(("tests/", "build/", "notebooks/solution", ".venv/",
+                                                           "data_scripts/", "benchmarks/"))
                 or "__pycache__" in name or name.endswith(".pyc")]
     assert "torch==2.13.0" in requirements.splitlines() and "torchvision==0.28.0" in requirements.splitlines()
     assert "pytest" in requirements
     assert secret == (work / "case_secret.txt").read_text()  # created by the build, reused by the next one
-
-
-def test_import_closure_finds_local_modules_wherever_they_are_imported(tmp_path):
-    files = {
-        "grader/__init__.py": "",
-        "grader/main.py": "import os\nimport torch\nfrom . import helpers\n\ndef late():\n    from tools.data import load\n",
-        "grader/helpers.py": "from .sub.deep import VALUE\n",
-        "grader/sub/__init__.py": "",
-        "grader/sub/deep.py": "VALUE = 1\n",
-        "tools/__init__.py": "",
-        "tools/data.py": "import tools.unused_by_grader as _\n",
-        "tools/unused_by_grader.py": "",
-        "tools/never.py": "",
-    }
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-
-    found = local_import_closure(tmp_path, [Path("grader/main.py")])
-
-    assert {str(path) for path in found} == {
-        "grader/__init__.py", "grader/helpers.py", "grader/sub/__init__.py", "grader/sub/deep.py",
-        "tools/__init__.py", "tools/data.py", "tools/unused_by_grader.py"}
 
 
 def test_bundle_bytes_are_reproducible():

@@ -16,7 +16,7 @@ import pytest
 from autograder.layout import GRADED_DEFINITIONS
 from data_scripts.release import layout
 from data_scripts.release.kernel import execute_notebook
-from data_scripts.release.parameters import inject_parameters
+from autograder.notebook.parameters import inject_parameters
 from data_scripts.student_environment import (
     CELL_TIMEOUT_S,
     FULL_ITERS,
@@ -25,7 +25,7 @@ from data_scripts.student_environment import (
     headless_parameters,
     run_solution_notebook,
 )
-from data_scripts.synthetic_dataset import make_synthetic_dataset
+from synthetic_voc.generator import make_synthetic_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

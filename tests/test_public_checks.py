@@ -21,7 +21,7 @@ import torch
 
 from autograder.golden_cases import golden_cases
 from autograder.reference_solution import load_reference
-from data_scripts.golden_fixtures import load_golden
+from autograder.golden_records import load_golden
 from data_scripts.release import layout, public_checks
 from data_scripts.release.archive import read_archive
 from data_scripts.release.leaks import find_leaks, solution_lines

@@ -5,8 +5,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from data_scripts.release.errors import ReleaseError
-from data_scripts.release.parameters import INJECTED_TAG, inject_parameters, parameter_defaults
+from autograder.notebook.parameters import INJECTED_TAG, ParameterError, inject_parameters, parameter_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +55,7 @@ def test_injecting_again_replaces_the_injected_cell():
     ],
 )
 def test_bad_values_are_rejected(values, words):
-    with pytest.raises(ReleaseError) as raised:
+    with pytest.raises(ParameterError) as raised:
         inject_parameters(notebook(), values)
     assert str(raised.value) == words
 
@@ -69,12 +68,12 @@ def test_bad_values_are_rejected(values, words):
     ],
 )
 def test_parameters_cell_must_hold_literal_assignments(parameters, words):
-    with pytest.raises(ReleaseError, match=words):
+    with pytest.raises(ParameterError, match=words):
         parameter_defaults(notebook(parameters))
 
 
 def test_exactly_one_parameters_cell():
     nb = notebook()
     nb.cells[2].metadata["tags"] = ["parameters"]
-    with pytest.raises(ReleaseError, match="exactly one code cell tagged 'parameters', found 2"):
+    with pytest.raises(ParameterError, match="exactly one code cell tagged 'parameters', found 2"):
         inject_parameters(nb, {})

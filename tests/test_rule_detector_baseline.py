@@ -29,8 +29,8 @@ from PIL import Image
 from autograder.course_files import load_course_module
 from autograder.grading_profile import GRADING_PROFILE
 from autograder.notebook_checks import class_matched_map
-from data_scripts import synthetic_dataset as sd
-from data_scripts.synthetic_dataset import make_synthetic_dataset
+from synthetic_voc import generator as sd
+from synthetic_voc.generator import make_synthetic_dataset
 from tests.grading_corpus import rule_detector
 
 NUM_VAL, SEED = 128, 90210  # a seed of its own, unrelated to the grading profile's

@@ -1,4 +1,4 @@
-"""Tests for data_scripts/synthetic_dataset.py: determinism, on-disk schema, geometry, safety."""
+"""Tests for synthetic_voc/generator.py: determinism, on-disk schema, geometry, safety."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # plain `pytest` does not put the repository root on sys.path
     sys.path.insert(0, str(ROOT))
 
-from data_scripts import synthetic_dataset as sd  # noqa: E402
+from synthetic_voc import generator as sd  # noqa: E402
 DETECTION_HELPERS = ROOT / "student" / "detection_helpers.py"
 
 NUM_TRAIN, NUM_VAL, SEED = 24, 8, 7

@@ -1,5 +1,8 @@
 """Parameter injection, papermill's convention, without papermill.
 
+Used by the grader (``graded_notebook``: the notebook stage's own values) and
+by the build tools (``data_scripts.release``, ``data_scripts.student_environment``).
+
 The notebook's first code cell is tagged `parameters` and assigns every
 parameter a literal default. To run with other values, a cell tagged
 `injected-parameters` that assigns them is inserted right after it (an
@@ -16,12 +19,14 @@ from typing import Any, Dict, Mapping
 import nbformat
 from nbformat import NotebookNode
 
-from .errors import ReleaseError
-
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
 INJECTED_CELL_ID = "injected-parameters"
-INJECTED_HEADER = "# Parameters injected by data_scripts.release.parameters"
+INJECTED_HEADER = "# Parameters injected by autograder.notebook.parameters"
+
+
+class ParameterError(ValueError):
+    """The notebook has no single parameters cell, or the values cannot be injected into it; the message says which."""
 
 
 def _tags(cell: NotebookNode) -> list:
@@ -32,7 +37,7 @@ def parameters_cell_index(notebook: NotebookNode) -> int:
     """Index of the one code cell tagged `parameters`."""
     indices = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and PARAMETERS_TAG in _tags(c)]
     if len(indices) != 1:
-        raise ReleaseError(f"expected exactly one code cell tagged {PARAMETERS_TAG!r}, found {len(indices)}")
+        raise ParameterError(f"expected exactly one code cell tagged {PARAMETERS_TAG!r}, found {len(indices)}")
     return indices[0]
 
 
@@ -42,13 +47,13 @@ def parameter_defaults(notebook: NotebookNode) -> Dict[str, Any]:
     defaults = {}
     for node in ast.parse(notebook.cells[index].source).body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise ReleaseError(
+            raise ParameterError(
                 f"parameters cell (cell {index + 1}), line {node.lineno}: only `NAME = literal` assignments are allowed"
             )
         try:
             defaults[node.targets[0].id] = ast.literal_eval(node.value)
         except ValueError as error:
-            raise ReleaseError(
+            raise ParameterError(
                 f"parameters cell (cell {index + 1}), line {node.lineno}: {node.targets[0].id} is not a literal"
             ) from error
     return defaults
@@ -61,7 +66,7 @@ def _literal(name: str, value: Any) -> str:
     except (ValueError, SyntaxError):
         same = False
     if not same:
-        raise ReleaseError(f"parameter {name}: {value!r} is not a Python literal")
+        raise ParameterError(f"parameter {name}: {value!r} is not a Python literal")
     return text
 
 
@@ -69,13 +74,13 @@ def inject_parameters(notebook: NotebookNode, values: Mapping[str, Any]) -> Note
     """A copy of `notebook` with `values` injected after its parameters cell.
 
     Raises:
-        ReleaseError: for a name the parameters cell does not assign, a value
+        ParameterError: for a name the parameters cell does not assign, a value
             that is not a literal, or a notebook without one parameters cell.
     """
     known = parameter_defaults(notebook)
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ReleaseError(f"unknown parameter(s) {', '.join(unknown)}; the notebook's are: {', '.join(known)}")
+        raise ParameterError(f"unknown parameter(s) {', '.join(unknown)}; the notebook's are: {', '.join(known)}")
     lines = [INJECTED_HEADER] + [f"{name} = {_literal(name, value)}" for name, value in values.items()]
     injected = nbformat.v4.new_code_cell("\n".join(lines), id=INJECTED_CELL_ID, metadata={"tags": [INJECTED_TAG]})
 

@@ -13,7 +13,7 @@ from autograder.layout import SUBMISSION_FILES
 from autograder.points_table import graded_tests, points_table_markdown, stage_points
 from autograder.submission import PREFERRED_NOTEBOOK
 from autograder.test_notebook import LOSS_POINTS, MAP_POINTS
-from data_scripts.release.parameters import PARAMETERS_TAG
+from autograder.notebook.parameters import PARAMETERS_TAG
 
 # The notebook stage's own data replace these (grading_data.py); the students' runs use VOC.
 _PROFILE = GRADING_PROFILE

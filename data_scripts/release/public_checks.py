@@ -108,7 +108,7 @@ def golden_records() -> List[Tuple[object, dict]]:
     """(case, stored record) for every golden case, from this checkout's grader."""
     from autograder.golden_cases import golden_cases
     from autograder.reference_solution import load_reference
-    from data_scripts.golden_fixtures import load_golden
+    from autograder.golden_records import load_golden
 
     return list(zip(golden_cases(load_reference()), load_golden()))
 

@@ -20,7 +20,7 @@ from .errors import ReleaseError
 # Text that marks a value staff have not configured yet.
 PLACEHOLDERS = ("COURSE-ORG",)
 # Commands and folders of the course repository, which students do not have.
-STAFF_ONLY_REFERENCES = ("data_scripts", "autograder/", "python -m autograder", "benchmarks/")
+STAFF_ONLY_REFERENCES = ("data_scripts", "synthetic_voc", "autograder/", "python -m autograder", "benchmarks/")
 _FIELDS = ("colab_repository", "colab_branch")
 
 

@@ -2,7 +2,7 @@
 
 It is the baseline the notebook stage's mAP threshold must stand above: what
 the cues that are *not* shape (colour, size, aspect, "is it saturated?") can
-reach. The generator (``data_scripts/synthetic_dataset.py``) paints objects
+reach. The generator (``synthetic_voc/generator.py``) paints objects
 and distractors in saturated colours (HSV saturation and value at least
 0.45, so a channel spread of at least about 50) on low-saturation
 backgrounds (channel spread at most about 50 before noise), so:
@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from data_scripts.synthetic_dataset import DEFAULT_CLASSES
+from synthetic_voc.generator import DEFAULT_CLASSES
 
 SATURATION_THRESHOLD = 52  # channel spread (0-255) above which a pixel is "object"
 CLOSING_SIZE = 5  # side of the square closing that bridges grey texture bands
