@@ -1,0 +1,1 @@
+"""From an upload to one folder holding exactly the two graded files (and Gradescope's metadata)."""
