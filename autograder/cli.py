@@ -1,8 +1,8 @@
 """Command line: ``python -m autograder grade SUBMISSION --out DIR [--units-only]``
 (and ``demo``: grade the reference end to end, see demo.py; ``batch``: grade
-every submission of a folder into a gradebook, see batch.py; ``merge``: combine
-the outputs of ``batch --shard K/N``, see batch_shards.py; ``similarity``:
-a similarity report of a class, see similarity.py).
+every submission of a folder into a gradebook, see batch/class_batch.py; ``merge``: combine
+the outputs of ``batch --shard K/N``, see batch/shards.py; ``similarity``:
+a similarity report of a class, see batch/similarity.py).
 
 ``grade`` runs one grading in this process (``grading_run.grade_submission``)
 and exits with its status.
@@ -14,10 +14,10 @@ import argparse
 from pathlib import Path
 
 from autograder import demo
-from autograder.batch import add_batch_parser, run_batch_from_args
-from autograder.batch_shards import add_merge_parser, run_merge_from_args
+from autograder.batch.class_batch import add_batch_parser, run_batch_from_args
+from autograder.batch.shards import add_merge_parser, run_merge_from_args
 from autograder.grading_run import grade_submission
-from autograder.similarity import add_similarity_parser, run_similarity
+from autograder.batch.similarity import add_similarity_parser, run_similarity
 from autograder.stages import UNIT_STAGE_NAMES
 
 

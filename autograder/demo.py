@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 from autograder.grading_run import grade_submission
-from autograder.reference_solution import REFERENCE_DIR
-from autograder.results_schema import RESULTS_FILE
+from autograder.units.reference_solution import REFERENCE_DIR
+from autograder.results.schema import RESULTS_FILE
 
 DEFAULT_OUT = Path("runs/demo")
 

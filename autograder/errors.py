@@ -67,7 +67,7 @@ class GraderErrorInWorker(SubmissionError):
     the whole grading); the parent also logs it for staff."""
 
 
-# Error kinds reported by a worker (see ``autograder/worker.py``), mapped to the
+# Error kinds reported by a worker (see ``autograder/sandbox/worker.py``), mapped to the
 # class the parent raises.  The kind is untrusted input: an unknown kind is a
 # protocol error, never a success.
 ERROR_CLASS_BY_KIND: dict[str, type[Exception]] = {

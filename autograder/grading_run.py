@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading_policy import PolicyError, load_policy
-from autograder.output_files import make_private_folder
+from autograder.results.grading_policy import PolicyError, load_policy
+from autograder.results.output_files import make_private_folder
 from autograder.plugin import AUTOGRADER_DIR
-from autograder.results import write_results
-from autograder.results_schema import RESULTS_FILE
-from autograder.score_policies import is_rate_limited, rate_limited_document
+from autograder.results.document import write_results
+from autograder.results.schema import RESULTS_FILE
+from autograder.results.score_policies import is_rate_limited, rate_limited_document
 from autograder.stages import STAGE_NAMES, UNIT_STAGE_NAMES
-from autograder.submission_metadata import MetadataError, load_metadata
+from autograder.intake.submission_metadata import MetadataError, load_metadata
 
 EXIT_GRADER_FAILED = 2
 # pytest exit codes meaning "the tests ran": all passed, or some failed.
@@ -36,7 +36,7 @@ def grade_submission(submission: Path, out: Path, *, units_only: bool = False, p
                      policy: Path | None = None, metadata: Path | None = None) -> int:
     """Grade ``submission`` into ``out/results.json``; return the process exit status.
 
-    ``policy`` and ``metadata``: see ``grading_policy.py``; a submission over
+    ``policy`` and ``metadata``: see ``results/grading_policy.py``; a submission over
     the policy's rate limit is not graded (``score_policies``).
     """
     try:

@@ -12,7 +12,7 @@ reference solution) or with ``-p autograder.plugin``.
   ``--stages a,b`` (default: all), ``--protect DIR`` (repeatable: more
   directories hidden from student code, on top of ``PROTECTED_DIRS`` and
   the results directory), ``--policy FILE`` and ``--metadata FILE`` (the
-  staff's grading policy, ``grading_policy.py``, and Gradescope's
+  staff's grading policy, ``results/grading_policy.py``, and Gradescope's
   submission metadata it reads: visibility, late penalty, identity).
 * Fixtures ``sandbox`` (session ``Sandbox`` on the normalised submission),
   ``submission`` (the ``NormalizedSubmission``) and ``points``
@@ -35,18 +35,18 @@ from pathlib import Path
 import pytest
 
 import autograder
-from autograder import grader_memory
-from autograder.bounded_normalization import normalize_upload
+from autograder.sandbox import grader_memory
+from autograder.intake.bounded_normalization import normalize_upload
 from autograder.errors import SandboxError, SubmissionError, SubmissionFormatError
-from autograder.grading_policy import GradingPolicy, PolicyError, load_policy
+from autograder.results.grading_policy import GradingPolicy, PolicyError, load_policy
 from autograder.layout import KNOWN_NAMES
-from autograder.results import TestResult, results_document, score_table, write_results
-from autograder.results_schema import VISIBILITIES
-from autograder.sandbox import Sandbox
-from autograder.score_policies import apply_policy
+from autograder.results.document import TestResult, results_document, score_table, write_results
+from autograder.results.schema import VISIBILITIES
+from autograder.sandbox.client import Sandbox
+from autograder.results.score_policies import apply_policy
 from autograder.stages import DEFAULT_STAGE, STAGE_NAMES
-from autograder.submission import NormalizedSubmission
-from autograder.submission_metadata import MetadataError, SubmissionMetadata, load_metadata
+from autograder.intake.submission import NormalizedSubmission
+from autograder.intake.submission_metadata import MetadataError, SubmissionMetadata, load_metadata
 
 __all__ = [
     "pytest_addoption", "pytest_configure", "pytest_sessionstart", "pytest_collection_modifyitems",

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from autograder.cases import integer_shift
-from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.judge import allclose, check_tensor, fail, rows_as_set_equal
+from autograder.units.cases import integer_shift
+from autograder.units.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.units.judge import allclose, check_tensor, fail, rows_as_set_equal
 
 RATIOS = [0.5, 1.0, 2.0]
 

@@ -10,8 +10,8 @@ import os
 import pytest
 import torch
 
-from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.invariant_checks import judge_fpn_feature_shapes, judge_fpn_layers, judge_fpn_merge
+from autograder.units.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.units.invariant_checks import judge_fpn_feature_shapes, judge_fpn_layers, judge_fpn_merge
 
 os.environ["DETECTOR_BACKBONE_WEIGHTS"] = "random"  # the parent never downloads weights
 OUT_CHANNELS = 24

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from autograder.cases import disguise_boxes, integer_shift, matched_gt_boxes, random_boxes
-from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.invariant_checks import judge_inputs_unchanged
-from autograder.judge import allclose, check_tensor, fail
+from autograder.units.cases import disguise_boxes, integer_shift, matched_gt_boxes, random_boxes
+from autograder.units.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.units.invariant_checks import judge_inputs_unchanged
+from autograder.units.judge import allclose, check_tensor, fail
 from autograder.probes.fakes import DELTA_SCALE_CLAMP
 
 IGNORED_DELTA = -1e8

@@ -8,10 +8,10 @@ import torch
 import torchvision
 from torch.nn import functional as F
 
-from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.invariant_checks import judge_classifier_head, judge_second_stage_loss, judge_second_stage_sampling
-from autograder.judge import allclose, check_tensor, fail, rows_as_set_equal
-from autograder.network_cases import (CHANNELS, HEAD_STEM, IMAGE_SIZE, NUM_CLASSES, SECOND_STAGE_SAMPLES_PER_IMAGE,
+from autograder.units.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.units.invariant_checks import judge_classifier_head, judge_second_stage_loss, judge_second_stage_sampling
+from autograder.units.judge import allclose, check_tensor, fail, rows_as_set_equal
+from autograder.units.network_cases import (CHANNELS, HEAD_STEM, IMAGE_SIZE, NUM_CLASSES, SECOND_STAGE_SAMPLES_PER_IMAGE,
                                       STRIDES, head_init, inference_case,
                                       reference_head_model as reference_model, second_stage_case as make_case,
                                       second_stage_loss_case, second_stage_sampling_case)

@@ -7,10 +7,10 @@ the points are on the fresh cases of the other tests.
 """
 import pytest
 
-from autograder.golden_cases import golden_cases
-from autograder.golden_judge import judge_golden
-from autograder.reference_solution import load_reference
-from autograder.golden_records import load_golden
+from autograder.units.golden_cases import golden_cases
+from autograder.units.golden_judge import judge_golden
+from autograder.units.reference_solution import load_reference
+from autograder.units.golden_records import load_golden
 
 
 def _pairs():

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from autograder.cases import disguise_boxes, integer_shift, overlapping_box_sets
-from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.judge import allclose, check_tensor
+from autograder.units.cases import disguise_boxes, integer_shift, overlapping_box_sets
+from autograder.units.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.units.judge import allclose, check_tensor
 
 # The seed notebook's sanity check.
 SEED_BOXES1 = torch.tensor([[10.0, 10, 90, 90], [20, 20, 40, 40], [60, 60, 80, 80]])

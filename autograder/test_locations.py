@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.judge import allclose, check_tensor
+from autograder.units.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.units.judge import allclose, check_tensor
 
 STRIDES = {"p3": 8, "p4": 16, "p5": 32}
 MIN_HALF_STRIDE, MAX_HALF_STRIDE = 4, 32  # the 2x2 example's odd stride lies in [9, 63]

@@ -3,10 +3,10 @@ import pytest
 import torch
 import torchvision
 
-from autograder.cases import clustered_boxes, disguise_boxes, distinct_scores, integer_shift
-from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.invariant_checks import NMS_EQUAL_IOU_BOXES, NMS_EQUAL_IOU_SCORES
-from autograder.judge import check_tensor, fail
+from autograder.units.cases import clustered_boxes, disguise_boxes, distinct_scores, integer_shift
+from autograder.units.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.units.invariant_checks import NMS_EQUAL_IOU_BOXES, NMS_EQUAL_IOU_SCORES
+from autograder.units.judge import check_tensor, fail
 
 
 # A pair at IoU 0.46 whose IoU with the `+1` pixel convention is 0.51: kept at threshold 0.5

@@ -1,26 +1,26 @@
 """Graded notebook stage: the notebook trains headless in the sandbox; fresh workers judge its detector.
 
 One run per submission (``notebook_run``, module scope) with the grading
-profile (``grading_profile.py``; ``$AUTOGRADER_NOTEBOOK_PROFILE`` selects
+profile (``notebook/grading_profile.py``; ``$AUTOGRADER_NOTEBOOK_PROFILE`` selects
 another one) on a validation split drawn for this submission
-(``grading_data.validation_seed``); two checks (``notebook_checks.py``) of
+(``grading_data.validation_seed``); two checks (``notebook/checks.py``) of
 the checkpointed detector against the untrained one. The AP chart goes next
-to results.json (``notebook_artifacts.py``) for staff; the student's
-feedback shows it as a text chart (``feedback_markdown.py``).
+to results.json (``notebook/artifacts.py``) for staff; the student's
+feedback shows it as a text chart (``results/feedback_markdown.py``).
 """
 from pathlib import Path
 
 import pytest
 
 from autograder.errors import SubmissionError
-from autograder.feedback_markdown import bar_chart
-from autograder.grading_data import validation_seed
-from autograder.grading_fixtures import submission_seed  # noqa: F401
-from autograder.grading_profile import selected_profile
-from autograder.machine_speed import measure_machine_speed
-from autograder.notebook_artifacts import write_map_outputs
-from autograder.notebook_checks import check_loss_decreases, check_map, map_summary
-from autograder.notebook_stage import NotebookRun, run_notebook_stage, stage_failure
+from autograder.results.feedback_markdown import bar_chart
+from autograder.notebook.grading_data import validation_seed
+from autograder.units.grading_fixtures import submission_seed  # noqa: F401
+from autograder.notebook.grading_profile import selected_profile
+from autograder.notebook.machine_speed import measure_machine_speed
+from autograder.notebook.artifacts import write_map_outputs
+from autograder.notebook.checks import check_loss_decreases, check_map, map_summary
+from autograder.notebook.stage import NotebookRun, run_notebook_stage, stage_failure
 
 PROFILE = selected_profile()
 LOSS_POINTS = 5

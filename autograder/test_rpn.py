@@ -7,10 +7,10 @@ tests judge the RPN's own logic only.
 import pytest
 import torch
 
-from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.invariant_checks import judge_rpn_sampling, rpn_sampling_case
-from autograder.judge import check_tensor, fail, rows_as_set_equal
-from autograder.network_cases import (EXHAUSTIVE, RPN_BATCH as BATCH, RPN_CLUSTERS, RPN_IMAGE_HW, STRIDES,
+from autograder.units.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.units.invariant_checks import judge_rpn_sampling, rpn_sampling_case
+from autograder.units.judge import check_tensor, fail, rows_as_set_equal
+from autograder.units.network_cases import (EXHAUSTIVE, RPN_BATCH as BATCH, RPN_CLUSTERS, RPN_IMAGE_HW, STRIDES,
                                       rpn_case, rpn_init)
 from autograder.probes.fakes import FixedOutput
 

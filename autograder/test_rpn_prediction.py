@@ -8,10 +8,10 @@ from its outputs with the grader's weights loaded by shape.
 import pytest
 import torch
 
-from autograder.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
-from autograder.invariant_checks import judge_rpn_initialisation, judge_rpn_prediction_layers, judge_rpn_stem_layers
-from autograder.judge import allclose, check_tensor
-from autograder.network_weights import conv_params, convs_in_order
+from autograder.units.grading_fixtures import case_rng, reference, student, submission_seed  # noqa: F401
+from autograder.units.invariant_checks import judge_rpn_initialisation, judge_rpn_prediction_layers, judge_rpn_stem_layers
+from autograder.units.judge import allclose, check_tensor
+from autograder.units.network_weights import conv_params, convs_in_order
 
 TAGS = ("RPNPredictionNetwork",)
 IN_CHANNELS, STEM, ANCHORS = 16, [24, 16], 3  # every layer's weight shape differs: weights load by shape

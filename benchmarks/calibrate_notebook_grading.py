@@ -43,15 +43,15 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
-from autograder.course_files import kernel_course_files  # noqa: E402
+from autograder.notebook.course_files import kernel_course_files  # noqa: E402
 from autograder.errors import SubmissionError  # noqa: E402
-from autograder.grading_profile import GRADING_PROFILE, PROFILES, GradingProfile  # noqa: E402
-from autograder.grading_data import validation_seed  # noqa: E402
-from autograder.notebook_checks import CheckFailed, check_loss_decreases, check_map, loss_summary, map_summary  # noqa: E402
-from autograder.machine_speed import measure_machine_speed  # noqa: E402
-from autograder.notebook_stage import run_notebook_stage  # noqa: E402
-from autograder.sandbox import Sandbox  # noqa: E402
-from autograder.submission import NormalizedSubmission  # noqa: E402
+from autograder.notebook.grading_profile import GRADING_PROFILE, PROFILES, GradingProfile  # noqa: E402
+from autograder.notebook.grading_data import validation_seed  # noqa: E402
+from autograder.notebook.checks import CheckFailed, check_loss_decreases, check_map, loss_summary, map_summary  # noqa: E402
+from autograder.notebook.machine_speed import measure_machine_speed  # noqa: E402
+from autograder.notebook.stage import run_notebook_stage  # noqa: E402
+from autograder.sandbox.client import Sandbox  # noqa: E402
+from autograder.intake.submission import NormalizedSubmission  # noqa: E402
 from synthetic_voc.generator import FORMAT_VERSION as DATASET_FORMAT_VERSION  # noqa: E402
 from tests.grading_corpus.plausible_bugs import BUGS_BY_NAME, Bug, apply_edits, reference_sources  # noqa: E402
 

@@ -41,7 +41,7 @@ BUDGET_CPU_S = 300.0
 BUDGET_MEMORY_MB = 768.0
 SAMPLE_PERIOD_S = 0.2
 BASELINE_IMPORTS = {"torch": "import torch", "torch + torchvision.ops": "import torch, torchvision.ops"}
-ZYGOTE_MODULE = "autograder.zygote"
+ZYGOTE_MODULE = "autograder.sandbox.zygote"
 KIB_PER_MB = 1024
 
 

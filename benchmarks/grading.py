@@ -108,14 +108,14 @@ def _batch(args: argparse.Namespace, work: Path) -> None:
 def _training(args: argparse.Namespace) -> None:
     import torch
 
-    from autograder.reference_solution import load_reference
+    from autograder.units.reference_solution import load_reference
     from benchmarks.training_step import DetectorConfig, compare
 
     torch.set_num_threads(args.threads)
     if args.config == "full":
         config = DetectorConfig("the notebook's full run", image_size=224, batch_size=16, fpn_channels=128)
     else:
-        from autograder.grading_profile import GRADING_PROFILE
+        from autograder.notebook.grading_profile import GRADING_PROFILE
 
         config = DetectorConfig("the notebook stage's grading profile", image_size=GRADING_PROFILE.image_size,
                                 batch_size=GRADING_PROFILE.batch_size, fpn_channels=GRADING_PROFILE.fpn_channels)

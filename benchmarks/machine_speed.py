@@ -4,7 +4,7 @@
 
 Runs the probe (``autograder/probes/machine.py``) in this process, one
 thread, as a sandbox worker would, ``--repeat`` times, and prints each run's
-CPU cost, median step and time factor (``autograder/machine_speed.py``).
+CPU cost, median step and time factor (``autograder/notebook/machine_speed.py``).
 Set ``ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41`` to see a slower
 machine's factor.
 """
@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from autograder import machine_speed
+from autograder.notebook import machine_speed
 from autograder.probes import machine
 
 

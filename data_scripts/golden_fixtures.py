@@ -4,7 +4,7 @@ Regenerate the autograder's golden fixtures from the reference solution.
     python -m data_scripts.golden_fixtures            # rewrite autograder/fixtures/
     python -m data_scripts.golden_fixtures --check    # verify the committed ones
 
-Each golden case (autograder/golden_cases.py) is a probe call; the reference
+Each golden case (autograder/units/golden_cases.py) is a probe call; the reference
 answers it through the same sandbox that runs students' code, and the reply
 is stored with the case's inputs in `autograder/fixtures/golden.agv` (the
 sandbox's pickle-free format) with a manifest: what, seed, shapes, sha256,
@@ -34,12 +34,12 @@ from pathlib import Path
 import torch
 import torchvision
 
-from autograder import safe_transfer
-from autograder.golden_cases import GOLDEN_SEED, golden_cases
-from autograder.golden_records import FIXTURES_DIR, GOLDEN_FILE, MANIFEST_FILE, REGENERATE_COMMAND, load_golden
-from autograder.reference_solution import REFERENCE_DIR, load_reference
-from autograder.sandbox import Sandbox
-from autograder.submission import normalize_submission
+from autograder.sandbox import safe_transfer
+from autograder.units.golden_cases import GOLDEN_SEED, golden_cases
+from autograder.units.golden_records import FIXTURES_DIR, GOLDEN_FILE, MANIFEST_FILE, REGENERATE_COMMAND, load_golden
+from autograder.units.reference_solution import REFERENCE_DIR, load_reference
+from autograder.sandbox.client import Sandbox
+from autograder.intake.submission import normalize_submission
 
 COMMAND = REGENERATE_COMMAND
 # Units of rounding allowed, relative to the magnitude (see the docstring).

@@ -18,7 +18,7 @@ zip holds
   expectations), the course helpers the notebook stage ships to the kernel,
   the release notebook it runs for ``.py`` submissions;
 * ``BUNDLE_INFO.txt``: the git commit it was built from;
-* ``case_secret.txt``: the staff's case secret (``autograder/case_secret.py``),
+* ``case_secret.txt``: the staff's case secret (``autograder/units/case_secret.py``),
   from ``--case-secret FILE`` (default ``build/case_secret.txt``, created with
   a random secret the first time): keep that file, since re-grading the same
   submission with another secret draws other cases.
@@ -38,8 +38,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.case_secret import CASE_SECRET_VARIABLE
-from autograder.toml_compat import tomllib
+from autograder.units.case_secret import CASE_SECRET_VARIABLE
+from autograder.results.toml_compat import tomllib
 from data_scripts.release.archive import zip_bytes
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -49,11 +49,11 @@ DEFAULT_GRADING_TIMEOUT_S = 1800  # run_autograder's cap; set Gradescope's own l
 
 PACKAGE_TREES = ("autograder", "synthetic_voc")  # bundled whole: probes and tests are loaded by name, fixtures by path
 READ_BY_PATH = (  # files the grader opens by path, which no import reveals
-    "reference/common.py",  # expectations (reference_solution.py)
+    "reference/common.py",  # expectations (autograder/units/reference_solution.py)
     "reference/two_stage_detector.py",
-    "student/detection_helpers.py",  # shipped to the notebook's kernel (course_files.py)
+    "student/detection_helpers.py",  # shipped to the notebook's kernel (autograder/notebook/course_files.py)
     "student/voc_map.py",
-    "notebooks/two_stage_detector.ipynb",  # run with a .py submission's definitions (graded_notebook.py)
+    "notebooks/two_stage_detector.ipynb",  # run with a .py submission's definitions (autograder/notebook/graded_notebook.py)
 )
 COPIED_FILES = ("constraints.txt",)
 ENTRY_POINTS = ("setup.sh", "run_autograder")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch_records import (
+from autograder.batch.records import (
     GRADED,
     GRADER_FAILED,
     TIMEOUT,
@@ -38,10 +38,10 @@ from autograder.batch_records import (
     read_grading,
     start_grading,
 )
-from autograder.batch_submissions import BatchInputError, find_submissions, upload_fingerprint
-from autograder.gradebook import FIXED_COLUMNS, GradebookEntry, format_score, gradebook_rows
-from autograder.results import results_document
-from autograder.results_schema import load_results
+from autograder.batch.submissions import BatchInputError, find_submissions, upload_fingerprint
+from autograder.batch.gradebook import FIXED_COLUMNS, GradebookEntry, format_score, gradebook_rows
+from autograder.results.document import results_document
+from autograder.results.schema import load_results
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = REPOSITORY / "reference"
@@ -57,7 +57,7 @@ HANG_AT_IMPORT = "while True:  # this submission never finishes importing\n    p
 # Runs a command as a child subreaper and reports what it left behind, as JSON on the last line.
 SUBREAPER_RUNNER = textwrap.dedent("""\
     import json, os, signal, subprocess, sys, time
-    from autograder.processes import become_child_subreaper, descendant_pids, kill_descendants, reap_children
+    from autograder.sandbox.processes import become_child_subreaper, descendant_pids, kill_descendants, reap_children
     become_child_subreaper()
     command, interrupt_when = json.loads(sys.argv[1]), sys.argv[2]
     process = subprocess.Popen(command)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch_records import GRADED, TIMEOUT, GradingRecord, commit_grading, start_grading
-from autograder.batch_shards import MANIFEST_FILE, Shard, ShardError, merge_shards, parse_shard, write_manifest
-from autograder.gradebook import GRADEBOOK_FILE, NOT_GRADED, write_class_gradebook
-from autograder.results import TestResult, results_document
+from autograder.batch.records import GRADED, TIMEOUT, GradingRecord, commit_grading, start_grading
+from autograder.batch.shards import MANIFEST_FILE, Shard, ShardError, merge_shards, parse_shard, write_manifest
+from autograder.batch.gradebook import GRADEBOOK_FILE, NOT_GRADED, write_class_gradebook
+from autograder.results.document import TestResult, results_document
 from tests.test_batch import REFERENCE_DIR, STUBS_DIR, copy_folder, run_batch
 
 REPOSITORY = Path(__file__).resolve().parent.parent

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from autograder import cli
-from autograder.batch_shards import Shard
-from autograder.gradebook import GRADEBOOK_FILE
+from autograder.batch.shards import Shard
+from autograder.batch.gradebook import GRADEBOOK_FILE
 from tests.test_batch_shards import IDS, _fake_shards
 from tests.workflow_steps import read_steps
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from autograder.grading_profile import GRADING_PROFILE
+from autograder.notebook.grading_profile import GRADING_PROFILE
 from benchmarks.calibrate_notebook_grading import (
     DEFAULT_PLAN,
     REFERENCE,

@@ -1,7 +1,7 @@
 """The whole grade's time bound: slow definitions fail fast, the unit stage's calls have a total."""
 import pytest
 
-from autograder.call_budget import SLOW_FRACTION, STRIKES_BEFORE_FAIL_FAST, CallBudget
+from autograder.sandbox.call_budget import SLOW_FRACTION, STRIKES_BEFORE_FAIL_FAST, CallBudget
 from autograder.errors import Timeout
 
 LIMIT_S = 30.0

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from autograder.case_secret import CASE_SECRET_VARIABLE, content_seed
-from autograder.sandbox import Sandbox
+from autograder.units.case_secret import CASE_SECRET_VARIABLE, content_seed
+from autograder.sandbox.client import Sandbox
 from data_scripts.gradescope_bundle import BundleError, read_or_create_case_secret
 from grading_corpus.adversarial.sandbox_calls.secret_reader import processes_whose_environment_holds
 from test_sandbox import hostile_detector_source, run, write_submission

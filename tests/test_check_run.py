@@ -1,11 +1,11 @@
-"""``python -m autograder.check_run``: a results.json as a GitHub check run's body."""
+"""``python -m autograder.results.check_run``: a results.json as a GitHub check run's body."""
 
 from __future__ import annotations
 
 import json
 
-from autograder import check_run
-from autograder.results import TestResult, results_document
+from autograder.results import check_run
+from autograder.results.document import TestResult, results_document
 
 SHA = "0123456789abcdef" * 2 + "01234567"
 

@@ -3,9 +3,9 @@ import json
 import re
 import pytest
 
-from autograder import feedback_markdown as md
-from autograder.results import TestResult, results_document, score_table
-from autograder.results_schema import schema_problems
+from autograder.results import feedback_markdown as md
+from autograder.results.document import TestResult, results_document, score_table
+from autograder.results.schema import schema_problems
 from tests.test_results import REPOSITORY as ROOT, run_suite
 
 

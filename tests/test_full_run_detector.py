@@ -1,4 +1,4 @@
-"""autograder/full_run_detector.py states the release notebook's full run: prove the notebook agrees.
+"""autograder/notebook/full_run_detector.py states the release notebook's full run: prove the notebook agrees.
 
 The grader rebuilds the full-training cell's detector in fresh workers and
 runs it as the evaluation cell does; if the notebook's calls drift from these
@@ -10,7 +10,7 @@ import ast
 import nbformat
 import pytest
 
-from autograder.full_run_detector import (
+from autograder.notebook.full_run_detector import (
     CHECKPOINT_NAME,
     DETECTOR_KEYWORDS,
     NMS_THRESHOLD,
@@ -18,7 +18,7 @@ from autograder.full_run_detector import (
     SCORE_THRESHOLD,
     build_detector,
 )
-from autograder.graded_notebook import RELEASE_NOTEBOOK
+from autograder.notebook.graded_notebook import RELEASE_NOTEBOOK
 
 
 def _calls(name: str) -> list[ast.Call]:

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.results_schema import load_results
-from autograder.toml_compat import tomllib
+from autograder.results.schema import load_results
+from autograder.results.toml_compat import tomllib
 from data_scripts.gradescope_bundle import bundle_members, bundle_zip
 from data_scripts.release import layout as release_layout
 from tests.workflow_steps import workflow

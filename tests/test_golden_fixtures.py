@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from autograder import safe_transfer
+from autograder.sandbox import safe_transfer
 from data_scripts import golden_fixtures
 from data_scripts.golden_fixtures import GOLDEN_ULPS, float_tolerance
 

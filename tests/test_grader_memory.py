@@ -1,4 +1,4 @@
-"""The grader's own memory limit (grader_memory.py): a runaway allocation in trusted code fails its
+"""The grader's own memory limit (autograder/sandbox/grader_memory.py): a runaway allocation in trusted code fails its
 test as a grader failure with its own message, and results.json is still written."""
 import os
 import subprocess
@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from autograder.grader_memory import GRADER_MEMORY_VARIABLE, is_out_of_memory
+from autograder.sandbox.grader_memory import GRADER_MEMORY_VARIABLE, is_out_of_memory
 from test_results import FAKE_COMMON, FAKE_DETECTOR, by_name, run_suite
 
 HEADROOM_MB = 256
@@ -52,7 +52,7 @@ def test_runaway_allocation_is_a_grader_failure_with_results(tmp_path, monkeypat
 def test_children_get_the_hard_limit_back():
     script = textwrap.dedent('''\
         import resource, subprocess
-        from autograder import grader_memory
+        from autograder.sandbox import grader_memory
         grader_memory.limit_own_memory(64)
         child = subprocess.Popen(["sleep", "30"])
         before = resource.prlimit(child.pid, resource.RLIMIT_DATA)[0]

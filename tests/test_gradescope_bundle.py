@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.results_schema import load_results
+from autograder.results.schema import load_results
 from data_scripts.gradescope_bundle import bundle_members, bundle_zip
 from grading_corpus.adversarial import ATTACKS_BY_NAME, PLACEHOLDERS
 from grading_corpus.plausible_bugs import DETECTOR, reference_sources
@@ -120,7 +120,7 @@ def test_bundle_holds_the_grader_and_nothing_else(bundle, work):
     names = set(modes)
 
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
-    assert {"autograder/cli.py", "autograder/results_schema.py", "autograder/fixtures/MANIFEST.json",
+    assert {"autograder/cli.py", "autograder/results/schema.py", "autograder/fixtures/MANIFEST.json",
             "reference/common.py", "reference/two_stage_detector.py", "constraints.txt",
             "synthetic_voc/generator.py", "BUNDLE_INFO.txt"} <= names
     assert not [name for name in names if name.startswith(("tests/", "build/", "notebooks/solution", ".venv/",

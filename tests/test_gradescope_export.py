@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.gradescope_export import ExportError, export_root, read_export, unpack_export
-from autograder.submission_metadata import Student
+from autograder.batch.gradescope_export import ExportError, export_root, read_export, unpack_export
+from autograder.intake.submission_metadata import Student
 from tests.test_batch import STUBS_DIR, SUBMISSION_FILES, run_batch
 
 EXPORT_FOLDER = "assignment_8046601_export"

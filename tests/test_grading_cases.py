@@ -3,7 +3,7 @@ import pytest
 import torch
 from torchvision.ops import box_iou
 
-from autograder.cases import boxes_near, overlapping_box_sets, random_boxes
+from autograder.units.cases import boxes_near, overlapping_box_sets, random_boxes
 
 SEEDS = range(300)
 
@@ -44,13 +44,13 @@ REACH_SEEDS = range(40)
 
 @pytest.fixture(scope="module")
 def reference():
-    from autograder.reference_solution import load_reference
+    from autograder.units.reference_solution import load_reference
     return load_reference()
 
 
 def test_rpn_cases_reach_clipping_and_the_pre_nms_top_k(reference):
-    from autograder.judge import rows_as_set_equal
-    from autograder.network_cases import RPN_BATCH, RPN_IMAGE_HW, STRIDES, rpn_init
+    from autograder.units.judge import rows_as_set_equal
+    from autograder.units.network_cases import RPN_BATCH, RPN_IMAGE_HW, STRIDES, rpn_init
     from autograder.test_rpn import make_case, reference_proposals
 
     height, width = RPN_IMAGE_HW
@@ -65,7 +65,7 @@ def test_rpn_cases_reach_clipping_and_the_pre_nms_top_k(reference):
 
 
 def test_second_stage_loss_cases_reach_the_matching_thresholds(reference):
-    from autograder.network_cases import second_stage_loss_case
+    from autograder.units.network_cases import second_stage_loss_case
 
     for seed in range(5):  # the case is drawn until they do: this checks the draw is not stuck
         _, expected, variants = second_stage_loss_case(reference, torch.Generator().manual_seed(seed))

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grading_policy
-from autograder.grading_policy import (
+from autograder.results import grading_policy
+from autograder.results.grading_policy import (
     GradingPolicy,
     LatePolicy,
     PolicyError,
@@ -26,16 +26,16 @@ from autograder.grading_policy import (
     load_policy,
     parse_policy,
 )
-from autograder.results import TestResult, results_document
-from autograder.results_schema import schema_problems
-from autograder.score_policies import (
+from autograder.results.document import TestResult, results_document
+from autograder.results.schema import schema_problems
+from autograder.results.score_policies import (
     RATE_LIMITED_KEY,
     apply_policy,
     is_rate_limited,
     late_penalty,
     rate_limited_document,
 )
-from autograder.submission_metadata import MetadataError, parse_metadata
+from autograder.intake.submission_metadata import MetadataError, parse_metadata
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 TEMPLATE = REPOSITORY / "data_scripts" / "templates" / "grading_policy.toml"
@@ -254,7 +254,7 @@ def test_grade_command_refuses_a_bad_policy_with_its_message(tmp_path):
 
 # ------------------------------------------------------ run_autograder
 RECORDING_PYTHON = """#!/bin/sh
-if [ "$2" = autograder.results_schema ]; then exit 0; fi
+if [ "$2" = autograder.results.schema ]; then exit 0; fi
 printf '%s\\n' "$@" > "$ARGS_FILE"
 """
 

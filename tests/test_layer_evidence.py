@@ -16,16 +16,16 @@ import torch
 from torch import nn
 
 from autograder import layer_evidence
-from autograder.invariant_checks import (REGNET_X_400MF_CHANNELS, judge_classifier_head, judge_fpn_layers,
+from autograder.units.invariant_checks import (REGNET_X_400MF_CHANNELS, judge_classifier_head, judge_fpn_layers,
                                          judge_fpn_merge, judge_rpn_initialisation, judge_rpn_prediction_layers,
                                          judge_rpn_sampling, judge_rpn_stem_layers, judge_second_stage_sampling,
                                          rpn_sampling_case)
-from autograder.judge import JudgeError
-from autograder.network_cases import (CHANNELS, HEAD_STEM, NUM_CLASSES, SECOND_STAGE_SAMPLES_PER_IMAGE, STRIDES,
+from autograder.units.judge import JudgeError
+from autograder.units.network_cases import (CHANNELS, HEAD_STEM, NUM_CLASSES, SECOND_STAGE_SAMPLES_PER_IMAGE, STRIDES,
                                       head_init, rpn_case, rpn_init, second_stage_case, second_stage_sampling_case)
-from autograder.probe_api import SubmissionModules
+from autograder.sandbox.probe_api import SubmissionModules
 from autograder.probes import networks
-from autograder.reference_solution import load_reference
+from autograder.units.reference_solution import load_reference
 from tests.grading_corpus.plausible_bugs import COMMON, DETECTOR, BUGS_BY_NAME, Edit, apply_edits, reference_sources
 
 os.environ["DETECTOR_BACKBONE_WEIGHTS"] = "random"  # as in the graded tests: no download

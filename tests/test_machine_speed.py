@@ -1,4 +1,4 @@
-"""Machine-relative time limits and other CPUs' kernels (autograder/machine_speed.py).
+"""Machine-relative time limits and other CPUs' kernels (autograder/notebook/machine_speed.py).
 
 A slower grading machine is stood in for by torch's portable kernels:
 ``ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41`` made a training step
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cell_runner, machine_speed
-from autograder.grading_profile import GRADING_PROFILE, SMOKE_PROFILE
-from autograder.machine_speed import CALIBRATION_STEP_CPU_S, MAX_FACTOR, MIN_FACTOR, MachineSpeed, time_factor
-from autograder.reference_solution import REFERENCE_DIR
-from autograder.sandbox import Sandbox
-from autograder.submission import normalize_submission
+from autograder.notebook import cell_runner, machine_speed
+from autograder.notebook.grading_profile import GRADING_PROFILE, SMOKE_PROFILE
+from autograder.notebook.machine_speed import CALIBRATION_STEP_CPU_S, MAX_FACTOR, MIN_FACTOR, MachineSpeed, time_factor
+from autograder.units.reference_solution import REFERENCE_DIR
+from autograder.sandbox.client import Sandbox
+from autograder.intake.submission import normalize_submission
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SLOW_MACHINE = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}

@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from autograder.errors import SubmissionFormatError
-from autograder.graded_notebook import (
+from autograder.notebook.graded_notebook import (
     RELEASE_NOTEBOOK,
     graded_cells,
     read_notebook,
@@ -34,19 +34,19 @@ from autograder.graded_notebook import (
     substituted_names,
 )
 from autograder.errors import InvalidOutput
-from autograder.grading_data import KERNEL_VAL_IMAGES, LOSS_BATCHES, build_grading_data, validation_seed
-from autograder.grading_profile import PROFILE_ENV, SMOKE_PROFILE, GradingProfile
+from autograder.notebook.grading_data import KERNEL_VAL_IMAGES, LOSS_BATCHES, build_grading_data, validation_seed
+from autograder.notebook.grading_profile import PROFILE_ENV, SMOKE_PROFILE, GradingProfile
 from autograder.layout import GRADED_NAMES, KNOWN_NAMES
-from autograder.notebook_checks import CheckFailed, check_loss_decreases, check_map, loss_summary, map_summary
-from autograder.notebook_stage import (
+from autograder.notebook.checks import CheckFailed, check_loss_decreases, check_map, loss_summary, map_summary
+from autograder.notebook.stage import (
     SLOW_RUN_CAUSES,
     DetectorEvaluation,
     NotebookRun,
     _parse_evaluation,
     run_notebook_stage,
 )
-from autograder.sandbox import Sandbox
-from autograder.submission import NormalizedSubmission
+from autograder.sandbox.client import Sandbox
+from autograder.intake.submission import NormalizedSubmission
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = SMOKE_PROFILE
@@ -405,7 +405,7 @@ def test_evaluation_replies_are_validated_here():
 
 def test_a_malformed_evaluation_reply_is_an_invalid_output(reference_sandbox, monkeypatch):
     """What the probe returns is untrusted: `_evaluate` turns a bad reply into InvalidOutput."""
-    from autograder import notebook_stage
+    from autograder.notebook import stage as notebook_stage
 
     data = build_grading_data(PROFILE, SEED)
     monkeypatch.setattr(reference_sandbox, "call", lambda *args, **kwargs: {"losses": "low", "detections": []})

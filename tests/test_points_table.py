@@ -1,6 +1,6 @@
 """The points tables students and staff read are the graded tests' markers.
 
-`autograder.points_table` reads the markers by importing the graded test
+`autograder.units.points_table` reads the markers by importing the graded test
 modules; here pytest's own collection of `autograder/` (parametrisation
 included) must find the very same tests, and the generated texts must carry
 the grader's current numbers.
@@ -13,8 +13,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from autograder.grading_profile import GRADING_PROFILE
-from autograder.points_table import GradedTest, graded_tests, points_rows, points_table_markdown
+from autograder.notebook.grading_profile import GRADING_PROFILE
+from autograder.units.points_table import GradedTest, graded_tests, points_rows, points_table_markdown
 from data_scripts.release import grading_text
 
 ROOT = Path(__file__).resolve().parents[1]

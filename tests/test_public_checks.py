@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.golden_cases import golden_cases
-from autograder.reference_solution import load_reference
-from autograder.golden_records import load_golden
+from autograder.units.golden_cases import golden_cases
+from autograder.units.reference_solution import load_reference
+from autograder.units.golden_records import load_golden
 from data_scripts.release import layout, public_checks
 from data_scripts.release.archive import read_archive
 from data_scripts.release.leaks import find_leaks, solution_lines
@@ -229,13 +229,13 @@ def test_checks_data_holds_the_golden_inputs_and_stored_answers(checks_module):
 
 
 def test_public_nms_answer_is_the_references():
-    from autograder.invariant_checks import NMS_EQUAL_IOU_BOXES, NMS_EQUAL_IOU_KEEP, NMS_EQUAL_IOU_SCORES
+    from autograder.units.invariant_checks import NMS_EQUAL_IOU_BOXES, NMS_EQUAL_IOU_KEEP, NMS_EQUAL_IOU_SCORES
     assert torch.equal(load_reference().nms(NMS_EQUAL_IOU_BOXES, NMS_EQUAL_IOU_SCORES, 0.5), NMS_EQUAL_IOU_KEEP)
 
 
 def test_public_faster_rcnn_answers_are_the_references():
     """The reference-free answers of the public FasterRCNN checks are what the reference computes."""
-    from autograder.invariant_checks import FPN_STRIDES, linear_fpn_case, linear_roi_features, strict_threshold_case
+    from autograder.units.invariant_checks import FPN_STRIDES, linear_fpn_case, linear_roi_features, strict_threshold_case
     from autograder.probes.fakes import CaptureHead, FakeBackbone, FakeRPN
     reference = load_reference()
     case = linear_fpn_case()
@@ -256,7 +256,7 @@ def test_public_faster_rcnn_answers_are_the_references():
 
 
 def test_public_invariants_use_the_reference_backbone_channels():
-    from autograder.invariant_checks import REGNET_X_400MF_CHANNELS
+    from autograder.units.invariant_checks import REGNET_X_400MF_CHANNELS
     os.environ.setdefault("DETECTOR_BACKBONE_WEIGHTS", "random")
     torch.manual_seed(0)
     backbone = load_reference().DetectorBackboneWithFPN(8)
@@ -282,7 +282,7 @@ def test_the_leak_check_reads_the_strings_of_the_checks_data(release):
 
 
 def test_reference_answered_cases_are_the_graded_tests_with_the_public_seed(checks_module):
-    from autograder.network_cases import second_stage_loss_case
+    from autograder.units.network_cases import second_stage_loss_case
     stored = [c for c in checks_module.load_cases(ROOT / public_checks.CHECKS_DATA) if c["judge"] != "golden"]
     kwargs, expected, _ = second_stage_loss_case(load_reference(),
                                               torch.Generator().manual_seed(public_checks.REFERENCE_CASE_SEED))

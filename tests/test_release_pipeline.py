@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.points_table import points_table_markdown
+from autograder.units.points_table import points_table_markdown
 from data_scripts.release import layout, public_checks
 from data_scripts.release.archive import build_archive, read_archive
 from data_scripts.release.errors import SourceError

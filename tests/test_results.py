@@ -1,4 +1,4 @@
-"""Points, messages and results.json: results.py directly, plugin.py through a fake graded suite."""
+"""Points, messages and results.json: autograder/results/document.py directly, plugin.py through a fake graded suite."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder.plugin import assertion_text
-from autograder.results import TestResult, cap, results_document, score_table, write_results
+from autograder.results.document import TestResult, cap, results_document, score_table, write_results
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -108,7 +108,7 @@ FAKE_DETECTOR = textwrap.dedent('''\
 ''')
 
 
-# ---------------------------------------------------------------- results.py
+# ------------------------------------------------------- results/document.py
 def test_score_status_and_partial_credit():
     full = TestResult("a", max_score=2, fraction=1.0, passed=True)
     partial = TestResult("b", max_score=4, fraction=0.25, passed=True)

@@ -1,4 +1,4 @@
-"""The Gradescope results.json checker (``autograder.results_schema``)."""
+"""The Gradescope results.json checker (``autograder.results.schema``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from autograder.results import TestResult, results_document
-from autograder.results_schema import ResultsSchemaError, is_valid_results_file, load_results, main, schema_problems
+from autograder.results.document import TestResult, results_document
+from autograder.results.schema import ResultsSchemaError, is_valid_results_file, load_results, main, schema_problems
 
 
 def graded_document() -> dict:

@@ -6,7 +6,7 @@ full knowledge of the synthetic generator. Classes differ by shape alone, so
 it must stay below ``GRADING_PROFILE.min_map``, scored exactly as the grader
 scores a notebook: a fresh validation split read through the course's
 ``VOC2007DetectionTiny`` at the profile's image size, ground truth as
-``autograder/grading_data.py`` builds it, mAP by the course's ``voc_map``.
+``autograder/notebook/grading_data.py`` builds it, mAP by the course's ``voc_map``.
 
 Two controls prove the baseline a real detector rather than a straw man:
 
@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autograder.course_files import load_course_module
-from autograder.grading_profile import GRADING_PROFILE
-from autograder.notebook_checks import class_matched_map
+from autograder.notebook.course_files import load_course_module
+from autograder.notebook.grading_profile import GRADING_PROFILE
+from autograder.notebook.checks import class_matched_map
 from synthetic_voc import generator as sd
 from synthetic_voc.generator import make_synthetic_dataset
 from tests.grading_corpus import rule_detector

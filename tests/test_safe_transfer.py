@@ -1,4 +1,4 @@
-"""The transfer format (autograder/safe_transfer.py) on its own: round trips, caps, forged data.
+"""The transfer format (autograder/sandbox/safe_transfer.py) on its own: round trips, caps, forged data.
 
 Everything the sandbox sends either way goes through it; ``decode`` treats its input as hostile.
 """
@@ -10,8 +10,8 @@ import json
 import pytest
 import torch
 
-from autograder import safe_transfer
-from autograder.safe_transfer import MAGIC, MAX_BYTES_LENGTH, TransferError, decode, encode
+from autograder.sandbox import safe_transfer
+from autograder.sandbox.safe_transfer import MAGIC, MAX_BYTES_LENGTH, TransferError, decode, encode
 
 
 def forged(header: dict, payload: bytes = b"") -> bytes:

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import confinement, processes, worker
-from autograder import sandbox as sandbox_module
+from autograder.sandbox import confinement, processes, worker
+from autograder.sandbox import client as sandbox_module
 from autograder.errors import (
     ERROR_CLASS_BY_KIND,
     PROBE_ERRORS,
@@ -40,7 +40,7 @@ from autograder.errors import (
     SubmissionImportError,
     Timeout,
 )
-from autograder.sandbox import Sandbox
+from autograder.sandbox.client import Sandbox
 from grading_corpus.adversarial import ATTACKS_BY_NAME, ATTACKS_DIR, PLACEHOLDERS
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -431,7 +431,7 @@ def test_missing_submission_file_is_a_format_error(tmp_path):
 
 
 def test_hints_never_run_on_values_far_larger_than_expected():
-    from autograder.judge import JudgeError, check_tensor
+    from autograder.units.judge import JudgeError, check_tensor
 
     seen = []
     hint = lambda actual, expected: seen.append(actual.shape) or "a hint"  # noqa: E731
@@ -446,8 +446,8 @@ def test_hints_never_run_on_values_far_larger_than_expected():
 # ------------------------------------------------------------------ non-root
 NON_ROOT_SCRIPT = textwrap.dedent('''\
     import json, sys, torch
-    from autograder.sandbox import Sandbox
-    from autograder import processes
+    from autograder.sandbox.client import Sandbox
+    from autograder.sandbox import processes
     from autograder.errors import Crashed, Timeout
 
     def run(sandbox, name, *args, timeout_s=None):
@@ -510,7 +510,7 @@ def test_best_effort_isolation_without_root(unprivileged_workspace):
                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPOSITORY),
                         "HOME": str(folder)})
     try:
-        probe = subprocess.run([sys.executable, "-c", "import autograder.sandbox"], timeout=120, **as_user)
+        probe = subprocess.run([sys.executable, "-c", "import autograder.sandbox.client"], timeout=120, **as_user)
     except (OSError, subprocess.SubprocessError) as error:  # e.g. a checkout only root can enter (mktemp -d)
         probe = subprocess.CompletedProcess([], 1, "", str(error))
     if probe.returncode != 0:

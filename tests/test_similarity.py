@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.similarity import CSV_COLUMNS, CSV_FILE, HTML_FILE
+from autograder.batch.similarity import CSV_COLUMNS, CSV_FILE, HTML_FILE
 from tests.test_batch import REFERENCE_DIR, STUBS_DIR, SUBMISSION_FILES, copy_folder
 
 REPOSITORY = Path(__file__).resolve().parent.parent

@@ -17,9 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import zip_extract
+from autograder.intake import zip_extract
 from autograder.errors import SubmissionFormatError
-from autograder.submission import normalize_submission
+from autograder.intake.submission import normalize_submission
 
 COMMON = "def nms(boxes, scores, iou_threshold=0.5):\n    return []\n"
 DETECTOR = "from common import nms\n\n\ndef iou(boxes1, boxes2):\n    return 0.0\n"
@@ -303,7 +303,7 @@ def test_corrupt_zip(tmp_path):
 
 # ------------------------------------------------------------ bounded normalisation
 def test_normalisation_in_a_child_process_gives_the_same_submission(tmp_path):
-    from autograder.bounded_normalization import normalize_upload
+    from autograder.intake.bounded_normalization import normalize_upload
 
     upload = make_zip(tmp_path / "upload.zip", {"hw/common.py": COMMON, "hw/two_stage_detector.py": DETECTOR})
     (tmp_path / "direct").mkdir()
@@ -321,7 +321,7 @@ def test_normalisation_in_a_child_process_gives_the_same_submission(tmp_path):
 
 def test_an_upload_too_costly_to_normalise_is_refused_within_the_limit(tmp_path, monkeypatch):
     """One assignment of 60,000 names: the exporter once re-parsed it once per name (hours)."""
-    from autograder import bounded_normalization
+    from autograder.intake import bounded_normalization
 
     names = " = ".join(f"a{i}" for i in range(60_000))
     path = notebook(tmp_path / "two_stage_detector.ipynb", f"{names} = 0\n\ndef iou(boxes1, boxes2):\n    return a0\n")

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from autograder import uid_lease, zygote
+from autograder.sandbox import uid_lease, zygote
 
 
 @pytest.fixture

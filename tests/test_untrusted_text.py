@@ -5,8 +5,8 @@ import zipfile
 import pytest
 
 from autograder.errors import SubmissionFormatError
-from autograder.results import TestResult, results_document
-from autograder.submission import normalize_submission
+from autograder.results.document import TestResult, results_document
+from autograder.intake.submission import normalize_submission
 from autograder.untrusted_text import MAX_NAME_CHARS, multi_line, one_line
 
 FAKE = "All tests passed"
@@ -58,7 +58,7 @@ def test_results_text_never_carries_escape_sequences():
 
     document = results_document([test], f"Graded\x1b]0;x\x07 \u202eok", execution_time=1.0)
 
-    # Markdown feedback (feedback_markdown.py): plain text goes into a fenced block
+    # Markdown feedback (autograder/results/feedback_markdown.py): plain text goes into a fenced block
     assert document["tests"][0]["output"] == f"```text\nfailed\n{FAKE}\n```"
     assert document["output"].startswith("```text\nGraded ok\n```")
     assert "\x1b" not in json.dumps(document) and "\u202e" not in document["output"]

@@ -31,14 +31,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder.batch_grading import GradingInterrupted, GradingJob, grade_one
-from autograder.batch_records import GRADED, GRADER_FAILED, LOG_FILE, STATUSES, TIMEOUT, is_done
-from autograder.batch_shards import Shard, parse_shard, write_manifest
-from autograder.output_files import make_private_folder
-from autograder.batch_submissions import BatchInputError, BatchSubmission, find_submissions, upload_fingerprint
-from autograder.gradebook import GRADEBOOK_FILE, NOT_GRADED, write_class_gradebook
-from autograder.gradescope_export import ExportError, export_root, read_export, unpack_export
-from autograder.similarity import report as write_similarity_report
+from autograder.batch.one_submission import GradingInterrupted, GradingJob, grade_one
+from autograder.batch.records import GRADED, GRADER_FAILED, LOG_FILE, STATUSES, TIMEOUT, is_done
+from autograder.batch.shards import Shard, parse_shard, write_manifest
+from autograder.results.output_files import make_private_folder
+from autograder.batch.submissions import BatchInputError, BatchSubmission, find_submissions, upload_fingerprint
+from autograder.batch.gradebook import GRADEBOOK_FILE, NOT_GRADED, write_class_gradebook
+from autograder.batch.gradescope_export import ExportError, export_root, read_export, unpack_export
+from autograder.batch.similarity import report as write_similarity_report
 
 DEFAULT_TIMEOUT_S = 1800.0  # a submission timing out in every sandbox call takes ~25 min (~50 tests x 30 s)
 EXIT_COMPLETED = 0

@@ -23,9 +23,9 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.output_files import STAFF_ONLY_MODE, write_text_atomically
-from autograder.batch_records import read_grading
-from autograder.results import SCORE_DECIMALS
+from autograder.results.output_files import STAFF_ONLY_MODE, write_text_atomically
+from autograder.batch.records import read_grading
+from autograder.results.document import SCORE_DECIMALS
 
 GRADEBOOK_FILE = "gradebook.csv"
 FIXED_COLUMNS = ("submission", "score", "max_score", "status")

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.errors import SubmissionFormatError
-from autograder.submission_metadata import Student, student_from
-from autograder.zip_extract import extract_zip
+from autograder.intake.submission_metadata import Student, student_from
+from autograder.intake.zip_extract import extract_zip
 
 METADATA_FILE = "submission_metadata.yml"
 EXTRACTED_DIR = ".export"  # under the batch's OUT

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import autograder
-from autograder.batch_records import (
+from autograder.batch.records import (
     GRADED,
     GRADER_FAILED,
     LOG_FILE,
@@ -33,10 +33,10 @@ from autograder.batch_records import (
     commit_grading,
     start_grading,
 )
-from autograder.batch_submissions import BatchSubmission
-from autograder.process_tree import kill_tree
-from autograder.results import results_document
-from autograder.results_schema import is_valid_results_file
+from autograder.batch.submissions import BatchSubmission
+from autograder.sandbox.process_tree import kill_tree
+from autograder.results.document import results_document
+from autograder.results.schema import is_valid_results_file
 
 PACKAGE_PARENT = Path(autograder.__file__).resolve().parent.parent
 POLL_S = 0.25  # how often a running grading checks for an interrupt

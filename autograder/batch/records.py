@@ -24,8 +24,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder.output_files import write_json_atomically
-from autograder.results_schema import RESULTS_FILE, ResultsSchemaError, is_valid_results_file, load_results
+from autograder.results.output_files import write_json_atomically
+from autograder.results.schema import RESULTS_FILE, ResultsSchemaError, is_valid_results_file, load_results
 
 RECORD_FILE = "grading.json"
 LOG_FILE = "grading.log"

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, TypeVar
 
-from autograder.output_files import make_private_folder, write_json_atomically
-from autograder.batch_records import STAGING_DIR, read_grading
-from autograder.gradebook import GRADEBOOK_FILE, write_class_gradebook
+from autograder.results.output_files import make_private_folder, write_json_atomically
+from autograder.batch.records import STAGING_DIR, read_grading
+from autograder.batch.gradebook import GRADEBOOK_FILE, write_class_gradebook
 
 MANIFEST_FILE = "shard.json"
 MANIFEST_FORMAT = 1  # bump when the manifest's fields change

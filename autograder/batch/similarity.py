@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.errors import SubmissionFormatError
-from autograder.output_files import make_private_folder
+from autograder.results.output_files import make_private_folder
 from autograder.layout import SUBMISSION_FILES
-from autograder.submission import normalize_submission
+from autograder.intake.submission import normalize_submission
 
-REPOSITORY_DIR = Path(__file__).resolve().parents[1]
+REPOSITORY_DIR = Path(__file__).resolve().parents[2]
 BOILERPLATE = (  # what every student starts from: its fingerprints are never similarity
     REPOSITORY_DIR / "student" / "common.py",
     REPOSITORY_DIR / "student" / "two_stage_detector.py",
@@ -153,9 +153,9 @@ def add_similarity_parser(commands: argparse._SubParsersAction) -> None:
 
 def run_similarity(submissions_source: Path, out: Path) -> int:
     """The report for a batch input (a folder or Gradescope's export); exit status 0, or 2 with a message."""
-    from autograder.batch import class_submissions
-    from autograder.batch_submissions import BatchInputError
-    from autograder.gradescope_export import ExportError
+    from autograder.batch.class_batch import class_submissions
+    from autograder.batch.submissions import BatchInputError
+    from autograder.batch.gradescope_export import ExportError
 
     try:
         make_private_folder(out)

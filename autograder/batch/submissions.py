@@ -20,7 +20,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.submission_metadata import Student
+from autograder.intake.submission_metadata import Student
 
 ID_SUFFIXES = (".zip", ".ipynb")
 IGNORED_NAMES = frozenset({"__MACOSX"})

@@ -4,7 +4,7 @@
 and a crafted upload can make that work grow far faster than its size (one
 notebook assignment of 60,000 names kept the exporter busy for hours).  So
 the grader runs it in a fresh Python process (``python -m
-autograder.bounded_normalization UPLOAD WORKDIR``, no student code runs there)
+autograder.intake.bounded_normalization UPLOAD WORKDIR``, no student code runs there)
 with ``RLIMIT_AS``, ``RLIMIT_CPU`` and a wall-clock limit; an upload that
 exceeds them is refused with a ``SubmissionFormatError`` that says so.  The
 child prints one JSON line: the normalised submission, or the format error.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import autograder
 from autograder.errors import SandboxError, SubmissionFormatError
-from autograder.submission import NormalizedSubmission, normalize_submission
+from autograder.intake.submission import NormalizedSubmission, normalize_submission
 
 WALL_LIMIT_S = 60.0  # the course's largest real notebook exports in well under a second
 CPU_LIMIT_S = 60
@@ -44,7 +44,7 @@ def normalize_upload(upload: Path, workdir: Path) -> NormalizedSubmission:
         [package_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
     try:
         completed = subprocess.run(
-            [sys.executable, "-s", "-m", "autograder.bounded_normalization", str(upload), str(workdir)],
+            [sys.executable, "-s", "-m", "autograder.intake.bounded_normalization", str(upload), str(workdir)],
             capture_output=True, text=True, timeout=WALL_LIMIT_S, env=environment, stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:  # the child has been killed

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from autograder.errors import SubmissionFormatError
 from autograder.layout import COMMON_MODULE, DETECTOR_MODULE, GRADED_DEFINITIONS, PROVIDED_HELPERS, SUBMISSION_MODULES
-from autograder.student_traceback import NOTEBOOK_MARKER
+from autograder.sandbox.student_traceback import NOTEBOOK_MARKER
 from autograder.untrusted_text import one_line
 
 PYTHON_BODY_CELL_MAGICS = ("%%time", "%%capture")

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from autograder.errors import SubmissionFormatError
 from autograder.layout import DETECTOR_MODULE, MAX_SOURCE_BYTES, SUBMISSION_FILES
-from autograder.notebook_export import export_notebook
+from autograder.intake.notebook_export import export_notebook
 from autograder.untrusted_text import one_line
-from autograder.zip_extract import IGNORED_PARTS, extract_zip
+from autograder.intake.zip_extract import IGNORED_PARTS, extract_zip
 
 MAX_SEARCH_DEPTH = 4
 MAX_FILES_LISTED = 15

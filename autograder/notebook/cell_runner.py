@@ -21,7 +21,7 @@ import time
 import traceback
 from contextlib import contextmanager
 
-from autograder.student_traceback import display_path
+from autograder.sandbox.student_traceback import display_path
 
 MAX_TRACEBACK_FRAMES = 8
 _CELL_FILENAME = re.compile(r"<ipython-input-(\d+)-[0-9a-f]*>")

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograder.course_files import load_course_module
-from autograder.grading_profile import GradingProfile
+from autograder.notebook.course_files import load_course_module
+from autograder.notebook.grading_profile import GradingProfile
 
 
 class CheckFailed(AssertionError):

@@ -14,7 +14,7 @@ from types import ModuleType
 
 from autograder.module_by_path import import_by_path
 
-COURSE_DIR = Path(__file__).resolve().parents[1] / "student"
+COURSE_DIR = Path(__file__).resolve().parents[2] / "student"
 KERNEL_COURSE_FILES = ("detection_helpers.py", "voc_map.py")
 # The notebook's `from checks import check, check_all` (the students' public checks):
 # during grading the graded tests judge instead, so the kernel gets silent stand-ins.

@@ -27,9 +27,9 @@ from nbformat import NotebookNode
 from autograder.errors import SubmissionFormatError
 from autograder.layout import HOME_MODULE, KNOWN_NAMES
 from autograder.notebook.parameters import INJECTED_TAG, ParameterError, inject_parameters
-from autograder.submission import NormalizedSubmission
+from autograder.intake.submission import NormalizedSubmission
 
-RELEASE_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "two_stage_detector.ipynb"
+RELEASE_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "two_stage_detector.ipynb"
 SUBSTITUTION_COMMENT = "# the submission's {name} (substituted by the grader)"
 INJECTED_CELL_LABEL = "the grader's parameters cell"
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autograder.course_files import load_course_module
-from autograder.grading_profile import GradingProfile
+from autograder.notebook.course_files import load_course_module
+from autograder.notebook.grading_profile import GradingProfile
 from synthetic_voc.generator import MARKER_FILENAME, annotation_filename, make_synthetic_dataset
 
 TRAIN_SPLIT, VAL_SPLIT = "train", "val"

@@ -21,7 +21,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from autograder.full_run_detector import CHECKPOINT_NAME
+from autograder.notebook.full_run_detector import CHECKPOINT_NAME
 
 PROFILE_ENV = "AUTOGRADER_NOTEBOOK_PROFILE"
 
@@ -69,7 +69,7 @@ class GradingProfile:
     total_cpu_limit_s: float
     wall_limit_s: float
     # Thresholds of the graded checks, on the detector of the run's checkpoint and the same
-    # detector freshly built (untrained), both judged by the grader (notebook_checks.py).
+    # detector freshly built (untrained), both judged by the grader (checks.py).
     max_loss_ratio: float  # trained / untrained mean loss on the grader's batches must be below this
     min_map: float  # the trained detector's mAP@0.5 on the secret validation split must be at least this
     max_untrained_map: float  # and the untrained one's below this: the detections come from training

@@ -22,8 +22,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from autograder.grading_profile import GRADING_PROFILE, GradingProfile
-from autograder.sandbox import Sandbox
+from autograder.notebook.grading_profile import GRADING_PROFILE, GradingProfile
+from autograder.sandbox.client import Sandbox
 
 SPEED_PROBE = "machine.training_steps"
 # The workload: the graded run's image size and batch, one warm-up step

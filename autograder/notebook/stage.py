@@ -21,14 +21,14 @@ from dataclasses import dataclass
 
 import torch
 
-from autograder.course_files import kernel_course_files, load_course_module
+from autograder.notebook.course_files import kernel_course_files, load_course_module
 from autograder.errors import InvalidOutput, SubmissionError
-from autograder.full_run_detector import CHECKPOINT_NAME
-from autograder.graded_notebook import graded_cells, graded_notebook
-from autograder.grading_data import GradingData, build_grading_data
-from autograder.grading_profile import CHECKPOINT_FILE, KERNEL_DATA_DIR, GradingProfile
-from autograder.sandbox import Sandbox, clean_message
-from autograder.submission import NormalizedSubmission
+from autograder.notebook.full_run_detector import CHECKPOINT_NAME
+from autograder.notebook.graded_notebook import graded_cells, graded_notebook
+from autograder.notebook.grading_data import GradingData, build_grading_data
+from autograder.notebook.grading_profile import CHECKPOINT_FILE, KERNEL_DATA_DIR, GradingProfile
+from autograder.sandbox.client import Sandbox, clean_message
+from autograder.intake.submission import NormalizedSubmission
 
 NOTEBOOK_PROBE = "notebook.run_notebook"
 EVALUATION_PROBE = "trained_detector.evaluate"

@@ -6,7 +6,7 @@ and, for the mutation checks, the inputs as they are after the call.
 import torch
 
 from autograder.errors import InvalidOutput
-from autograder.probe_api import SubmissionModules
+from autograder.sandbox.probe_api import SubmissionModules
 
 
 def plain(value, what: str):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autograder.probe_api import SubmissionModules, expect_tensor
+from autograder.sandbox.probe_api import SubmissionModules, expect_tensor
 
 
 def call_iou(sub: SubmissionModules, boxes1, boxes2) -> dict:

@@ -14,8 +14,8 @@ import torch
 import torchvision
 from torch import nn
 
-from autograder.confinement import CPU_KERNEL_VARIABLES
-from autograder.probe_api import SubmissionModules
+from autograder.sandbox.confinement import CPU_KERNEL_VARIABLES
+from autograder.sandbox.probe_api import SubmissionModules
 
 # Classes of the speed workload's classifier head: any small number does.
 _SPEED_CLASSES = 8

@@ -14,7 +14,7 @@ from torch import nn
 
 from autograder.errors import InvalidOutput
 from autograder.layer_evidence import MAX_LEAVES, accepted_weight, leaf_input
-from autograder.probe_api import SubmissionModules
+from autograder.sandbox.probe_api import SubmissionModules
 from autograder.probes import fakes
 from autograder.probes.definitions import plain
 

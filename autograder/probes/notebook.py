@@ -14,9 +14,9 @@ import sys
 
 import torch
 
-from autograder import cell_runner
-from autograder.full_run_detector import CHECKPOINT_MODEL_KEY
-from autograder.probe_api import SubmissionModules
+from autograder.notebook import cell_runner
+from autograder.notebook.full_run_detector import CHECKPOINT_MODEL_KEY
+from autograder.sandbox.probe_api import SubmissionModules
 
 
 def run_notebook(sub: SubmissionModules, cells: list, labels: list, files: dict, environment: dict,

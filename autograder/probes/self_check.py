@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from autograder.probe_api import SubmissionModules
+from autograder.sandbox.probe_api import SubmissionModules
 
 MAX_ENTRIES_CHECKED = 2000
 

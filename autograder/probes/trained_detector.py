@@ -19,9 +19,9 @@ import os
 
 import torch
 
-from autograder.full_run_detector import CHECKPOINT_MODEL_KEY, NMS_THRESHOLD, SCORE_THRESHOLD, build_detector
+from autograder.notebook.full_run_detector import CHECKPOINT_MODEL_KEY, NMS_THRESHOLD, SCORE_THRESHOLD, build_detector
 from autograder.errors import InvalidOutput
-from autograder.probe_api import SubmissionModules
+from autograder.sandbox.probe_api import SubmissionModules
 from autograder.probes.definitions import plain
 
 MAX_DETECTIONS_PER_IMAGE = 1000  # the reference keeps at most 100 after class-wise NMS

@@ -1,7 +1,7 @@
 """A results.json as the JSON body of a GitHub check run on the graded commit.
 
-    python -m autograder.check_run results/results.json --sha SHA   # graded
-    python -m autograder.check_run --grader-failed --sha SHA        # no usable results.json
+    python -m autograder.results.check_run results/results.json --sha SHA   # graded
+    python -m autograder.results.check_run --grader-failed --sha SHA        # no usable results.json
 
 Used by the grading repository's workflow template
 (``data_scripts/templates/github/grading.yml``), which posts the body to
@@ -24,8 +24,8 @@ import json
 import re
 import sys
 
-from autograder.results_schema import ResultsSchemaError, load_results
-from autograder.score_summary import markdown_summary, number_text
+from autograder.results.schema import ResultsSchemaError, load_results
+from autograder.results.score_summary import markdown_summary, number_text
 
 CHECK_NAME = "Autograder"
 SHOWN_VISIBILITY = "visible"  # Gradescope's other visibilities withhold a test from the student for now
@@ -60,7 +60,7 @@ def grader_failed_body(head_sha: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.check_run", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder.results.check_run", description=__doc__.split("\n")[0])
     parser.add_argument("results", nargs="?", help="a results.json file")
     parser.add_argument("--sha", required=True, help="the graded commit (40 lowercase hex digits)")
     parser.add_argument("--grader-failed", action="store_true", help="report that no usable results exist")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 from pathlib import Path
 
-from autograder.output_files import write_json_atomically
-from autograder.feedback_markdown import (OUTPUT_FORMAT, code_block, definition_table_markdown, definition_table_text,
+from autograder.results.output_files import write_json_atomically
+from autograder.results.feedback_markdown import (OUTPUT_FORMAT, code_block, definition_table_markdown, definition_table_text,
                                          markdown_feedback)
 from autograder.untrusted_text import multi_line
 

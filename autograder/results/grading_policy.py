@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import autograder
-from autograder.results_schema import VISIBILITIES
+from autograder.results.schema import VISIBILITIES
 from autograder.stages import STAGE_NAMES
-from autograder.toml_compat import tomllib
+from autograder.results.toml_compat import tomllib
 
 DEFAULT_POLICY_PATH = Path(autograder.__file__).resolve().parent / "grading_policy.toml"
 HOURS_PER_DAY = 24

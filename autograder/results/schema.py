@@ -7,7 +7,7 @@ checks what Gradescope takes for granted: finite, non-negative numbers, a
 test's score within its ``max_score``, and no unknown keys (a misspelt key is
 silently ignored by Gradescope, so it is reported here).
 
-    python -m autograder.results_schema results/results.json   # exit 0 valid, 1 not
+    python -m autograder.results.schema results/results.json   # exit 0 valid, 1 not
 
 Used by ``run_autograder`` (is there a valid file to hand to Gradescope?),
 by batch grading (is a submission's result complete?) and by the tests.
@@ -129,10 +129,10 @@ def is_valid_results_file(path: str | Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m autograder.results_schema FILE...``: 0 when every file is valid, else 1."""
+    """``python -m autograder.results.schema FILE...``: 0 when every file is valid, else 1."""
     paths = sys.argv[1:] if argv is None else argv
     if not paths:
-        print("usage: python -m autograder.results_schema RESULTS_JSON...", file=sys.stderr)
+        print("usage: python -m autograder.results.schema RESULTS_JSON...", file=sys.stderr)
         return 2
     status = 0
     for path in paths:

@@ -24,10 +24,10 @@ import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from autograder.grading_policy import HOURS_PER_DAY, GradingPolicy, LatePolicy
-from autograder.results import MAX_OUTPUT_CHARS, SCORE_DECIMALS, cap
-from autograder.results_schema import TEST_KEYS
-from autograder.submission_metadata import SubmissionMetadata
+from autograder.results.grading_policy import HOURS_PER_DAY, GradingPolicy, LatePolicy
+from autograder.results.document import MAX_OUTPUT_CHARS, SCORE_DECIMALS, cap
+from autograder.results.schema import TEST_KEYS
+from autograder.intake.submission_metadata import SubmissionMetadata
 
 RATE_LIMITED_KEY = "rate_limited"  # in extra_data: this result is a copy, not a grading
 SECONDS_PER_DAY = 86_400.0

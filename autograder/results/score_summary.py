@@ -1,10 +1,10 @@
 """A results.json as a Markdown score table.
 
-    python -m autograder.score_summary results/results.json   # Markdown (e.g. a GitHub job summary)
+    python -m autograder.results.score_summary results/results.json   # Markdown (e.g. a GitHub job summary)
 
 Used by the grading repository's workflow template
 (``data_scripts/templates/github/grading.yml``) for staff, and by
-``autograder.check_run`` for students.  It shows every test in the file it is
+``autograder.results.check_run`` for students.  It shows every test in the file it is
 given, whatever its Gradescope visibility.  Exit status 1, with the reason on
 stderr, when the file is missing or not a valid results file.
 """
@@ -15,7 +15,7 @@ import argparse
 import re
 import sys
 
-from autograder.results_schema import ResultsSchemaError, load_results
+from autograder.results.schema import ResultsSchemaError, load_results
 
 TABLE_FEEDBACK_CHARS = 300  # of one test's feedback in the table
 _STATUS_MARK = {"passed": "✅", "failed": "❌"}
@@ -43,7 +43,7 @@ def markdown_summary(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.score_summary", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder.results.score_summary", description=__doc__.split("\n")[0])
     parser.add_argument("results", help="a results.json file")
     args = parser.parse_args(argv)
     try:

@@ -30,10 +30,10 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder import control_channel, safe_transfer, staged_package
-from autograder.call_budget import CallBudget
-from autograder import grader_memory
-from autograder.confinement import Limits, cpu_kernel_environment
+from autograder.sandbox import control_channel, safe_transfer, staged_package
+from autograder.sandbox.call_budget import CallBudget
+from autograder.sandbox import grader_memory
+from autograder.sandbox.confinement import Limits, cpu_kernel_environment
 from autograder.errors import (
     ERROR_CLASS_BY_KIND,
     Crashed,
@@ -274,7 +274,7 @@ class _Zygote:
         config = config | {"workroot_parent": self._home, "staged_package": package_parent}
         self._log = tempfile.TemporaryFile(dir=self._home)
         self.process = subprocess.Popen(
-            [sys.executable, "-s", "-m", "autograder.zygote", str(theirs.fileno())],
+            [sys.executable, "-s", "-m", "autograder.sandbox.zygote", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             env=_zygote_environment(package_parent, self._home), cwd=self._home, start_new_session=True,
         )

@@ -16,8 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import processes, worker_root
-from autograder.worker_root import Allowlist
+from autograder.sandbox import processes, worker_root
+from autograder.sandbox.worker_root import Allowlist
 
 _libc = ctypes.CDLL(None, use_errno=True)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import resource
 
-from autograder.confinement import own_memory_bytes
+from autograder.sandbox.confinement import own_memory_bytes
 
 GRADER_MEMORY_MB = 4096  # 8x the grader's measured peak (511 MB PSS, benchmarks/full_grade_budget.py)
 GRADER_MEMORY_VARIABLE = "AUTOGRADER_GRADER_MEMORY_MB"  # staff override; the tests use a small one

@@ -22,7 +22,7 @@ from types import ModuleType
 
 import torch
 
-from autograder import student_traceback
+from autograder.sandbox import student_traceback
 from autograder.errors import InvalidOutput, MissingDefinition, SubmissionImportError
 from autograder.layout import COMMON_MODULE, DETECTOR_MODULE, HOME_MODULE, KNOWN_NAMES, SUBMISSION_MODULES
 

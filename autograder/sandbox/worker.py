@@ -22,9 +22,9 @@ from typing import Callable, NoReturn
 
 import torch
 
-from autograder import confinement, processes, safe_transfer, student_traceback, worker_root
+from autograder.sandbox import confinement, processes, safe_transfer, student_traceback, worker_root
 from autograder.errors import KIND_BY_ERROR_CLASS, PROBE_ERRORS
-from autograder.probe_api import SubmissionModules
+from autograder.sandbox.probe_api import SubmissionModules
 
 MAX_SENT_MESSAGE_CHARS = 20_000  # of an error report; the grader shows at most sandbox.MAX_MESSAGE_CHARS
 _OOM_MARKERS = ("can't allocate memory", "not enough memory", "out of memory")

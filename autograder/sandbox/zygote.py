@@ -1,6 +1,6 @@
 """The zygote: one long-lived trusted process per ``Sandbox`` that forks workers.
 
-Started by ``Sandbox`` as ``python -m autograder.zygote FD`` with a clean
+Started by ``Sandbox`` as ``python -m autograder.sandbox.zygote FD`` with a clean
 environment.  It imports torch, torchvision and the probe modules once (never
 the submission, the reference or golden fixtures, and it runs no torch op so
 no thread pool exists at fork time), then serves requests on the control
@@ -41,7 +41,7 @@ from typing import Callable
 import torch  # noqa: F401 - imported once here so forked workers start warm
 import torchvision  # noqa: F401
 
-from autograder import confinement, control_channel, processes, uid_lease, worker, worker_root
+from autograder.sandbox import confinement, control_channel, processes, uid_lease, worker, worker_root
 
 # Candidate uid ranges for the per-sandbox user (as root): a random uid
 # nobody else uses, so "kill every process of this uid" is safe and

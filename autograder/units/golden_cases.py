@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from autograder import network_cases as net
-from autograder.cases import clustered_boxes, distinct_scores, matched_gt_boxes, random_boxes
+from autograder.units import network_cases as net
+from autograder.units.cases import clustered_boxes, distinct_scores, matched_gt_boxes, random_boxes
 
 GOLDEN_SEED = 20240501
 

@@ -6,7 +6,7 @@ verdict and the same message for the same reply.
 """
 import torch
 
-from autograder.judge import check_tensor, fail, rows_as_set_equal
+from autograder.units.judge import check_tensor, fail, rows_as_set_equal
 
 
 def judge_golden(definition: str, name: str, actual, expected, as_row_sets: bool = False) -> None:

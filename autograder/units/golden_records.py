@@ -13,9 +13,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from autograder import safe_transfer
+from autograder.sandbox import safe_transfer
 
-FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
+FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures"
 GOLDEN_FILE = "golden.agv"
 MANIFEST_FILE = "MANIFEST.json"
 REGENERATE_COMMAND = "python -m data_scripts.golden_fixtures"

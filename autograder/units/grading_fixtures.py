@@ -11,9 +11,9 @@ import hashlib
 import pytest
 import torch
 
-from autograder.case_secret import NO_SECRET_NOTE, case_secret, content_seed
+from autograder.units.case_secret import NO_SECRET_NOTE, case_secret, content_seed
 from autograder.layout import SUBMISSION_FILES
-from autograder.reference_solution import load_reference
+from autograder.units.reference_solution import load_reference
 
 
 @pytest.fixture(scope="session")

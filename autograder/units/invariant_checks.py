@@ -14,8 +14,8 @@ import torch
 import torchvision
 from torch.nn import functional as F
 
-from autograder.golden_judge import judge_golden
-from autograder.judge import allclose, check_tensor, fail
+from autograder.units.golden_judge import judge_golden
+from autograder.units.judge import allclose, check_tensor, fail
 from autograder.layer_evidence import chain_candidates, assignments, conv_apply, convs, linear_apply, summary, verified_layers
 from autograder.probes import definitions, networks
 

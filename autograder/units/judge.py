@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from autograder.safe_transfer import nested_size
+from autograder.sandbox.safe_transfer import nested_size
 
 # A hint looks at (actual, expected) and names a likely mistake, or None.
 Hint = Callable[[torch.Tensor, torch.Tensor], Optional[str]]

@@ -19,7 +19,7 @@ from autograder.layout import GRADED_DEFINITIONS
 from autograder.plugin import _points_spec
 from autograder.stages import DEFAULT_STAGE, STAGES
 
-GRADED_TEST_MODULES = tuple(sorted(path.stem for path in Path(__file__).parent.glob("test_*.py")))
+GRADED_TEST_MODULES = tuple(sorted(path.stem for path in Path(__file__).resolve().parents[1].glob("test_*.py")))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from types import ModuleType, SimpleNamespace
 
 from autograder.module_by_path import import_by_path
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "reference"
 _PRIVATE_PREFIX = "_autograder_reference_"
 
 

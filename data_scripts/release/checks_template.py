@@ -39,9 +39,13 @@ import torch
 
 def _install_vendored() -> None:
     """Import the vendored sources as the modules `_grader.*` (tracebacks show their lines)."""
-    for package in (VENDOR_PACKAGE, f"{VENDOR_PACKAGE}.probes"):
+    packages = sorted({name.rsplit(".", depth)[0] for name, _ in _VENDORED for depth in range(1, name.count(".") + 1)})
+    for package in packages:  # `_grader`, `_grader.probes`, `_grader.sandbox`, ...: parents before children
         module = sys.modules.setdefault(package, types.ModuleType(package))
         module.__path__ = []
+        parent, _, leaf = package.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], leaf, module)
     for name, source in _VENDORED:
         filename = f"<checks.py: {name}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -56,12 +60,12 @@ def _install_vendored() -> None:
 _install_vendored()
 _layout = sys.modules[f"{VENDOR_PACKAGE}.layout"]
 _errors = sys.modules[f"{VENDOR_PACKAGE}.errors"]
-_probe_api = sys.modules[f"{VENDOR_PACKAGE}.probe_api"]
-_student_traceback = sys.modules[f"{VENDOR_PACKAGE}.student_traceback"]
-_golden_judge = sys.modules[f"{VENDOR_PACKAGE}.golden_judge"]
+_probe_api = sys.modules[f"{VENDOR_PACKAGE}.sandbox.probe_api"]
+_student_traceback = sys.modules[f"{VENDOR_PACKAGE}.sandbox.student_traceback"]
+_golden_judge = sys.modules[f"{VENDOR_PACKAGE}.units.golden_judge"]
 _definitions = sys.modules[f"{VENDOR_PACKAGE}.probes.definitions"]
 _networks = sys.modules[f"{VENDOR_PACKAGE}.probes.networks"]
-_invariant_checks = sys.modules[f"{VENDOR_PACKAGE}.invariant_checks"]
+_invariant_checks = sys.modules[f"{VENDOR_PACKAGE}.units.invariant_checks"]
 _SubmissionModules = _probe_api.SubmissionModules
 
 DATA_FILE = "checks_data.json"

@@ -1,21 +1,21 @@
 """What students are told about grading, generated from the grader itself.
 
 Every number here is read from ``autograder/``: points from the graded tests'
-markers (``autograder.points_table``), the notebook stage's data, parameters,
-limits and thresholds from ``autograder.grading_profile``. The texts are
+markers (``autograder.units.points_table``), the notebook stage's data, parameters,
+limits and thresholds from ``autograder.notebook.grading_profile``. The texts are
 pasted into the notebook and the READMEs by ``generated_text.py``, so they
 change with the grader and the drift check flags copies that did not.
 """
 
-from autograder.grading_data import LOSS_BATCHES
-from autograder.grading_profile import CHECKPOINT_FILE, GRADING_PROFILE
+from autograder.notebook.grading_data import LOSS_BATCHES
+from autograder.notebook.grading_profile import CHECKPOINT_FILE, GRADING_PROFILE
 from autograder.layout import SUBMISSION_FILES
-from autograder.points_table import graded_tests, points_table_markdown, stage_points
-from autograder.submission import PREFERRED_NOTEBOOK
+from autograder.units.points_table import graded_tests, points_table_markdown, stage_points
+from autograder.intake.submission import PREFERRED_NOTEBOOK
 from autograder.test_notebook import LOSS_POINTS, MAP_POINTS
 from autograder.notebook.parameters import PARAMETERS_TAG
 
-# The notebook stage's own data replace these (grading_data.py); the students' runs use VOC.
+# The notebook stage's own data replace these (autograder/notebook/grading_data.py); the students' runs use VOC.
 _PROFILE = GRADING_PROFILE
 
 

@@ -82,8 +82,8 @@ def generate_public_checks(release: Release) -> None:
     release.sources[public_checks.CHECKS_MODULE] = (public_checks.TEMPLATE, *public_checks.VENDORED_MODULES)
     data = public_checks.checks_data(public_checks.golden_records(), public_checks.reference_cases())
     release.committed[public_checks.CHECKS_DATA] = data
-    release.sources[public_checks.CHECKS_DATA] = ("autograder/golden_cases.py", "autograder/fixtures/",
-                                                  "autograder/network_cases.py", "reference/")
+    release.sources[public_checks.CHECKS_DATA] = ("autograder/units/golden_cases.py", "autograder/fixtures/",
+                                                  "autograder/units/network_cases.py", "reference/")
 
 
 def read_settings(release: Release) -> None:

@@ -33,4 +33,4 @@ def import_path():
 
 def grader_module_file():
     """Where the grader's worker module, already imported when this process was forked, came from."""
-    return sys.modules["autograder.worker"].__file__
+    return sys.modules["autograder.sandbox.worker"].__file__
