@@ -283,10 +283,13 @@ def test_worker_root_is_an_allowlist(hostile):
 
 
 def test_zygote_imports_the_grader_from_a_private_copy_outside_the_repository(hostile):
-    staged = Path(run(hostile, "grader_module_file")).parent.parent  # the folder holding autograder/
+    staged = Path(run(hostile, "grader_module_file")).parents[2]  # the folder holding autograder/ (…/autograder/sandbox/worker.py)
     import_path = [Path(path).resolve() for path in run(hostile, "import_path") if path]
 
     assert not staged.is_relative_to(REPOSITORY) and (staged / "autograder" / "probes" / "networks.py").is_file()
+    assert all((staged / "autograder" / package / "__init__.py").is_file()
+               for package in ("intake", "sandbox", "units", "notebook", "results", "batch"))
+    assert not (staged / "synthetic_voc").exists()  # the generator of the secret validation split stays out
     assert (staged.stat().st_mode & 0o077) == 0, "only the grader's user may read the copy"
     assert not list(staged.rglob("test_*.py")) and not (staged / "autograder" / "fixtures").exists()
     assert REPOSITORY not in import_path and staged.resolve() not in import_path
