@@ -262,11 +262,12 @@ def summary_markdown(rows: list[dict], profile: GradingProfile, key: str | None 
             continue
         seeds = ", ".join(sorted({r["seed"] for r in mine}, key=int))
         maps = [float(r["map"]) for r in mine if r["map"]]
-        ratios = [float(r["loss_ratio"]) for r in mine if r["loss_ratio"]]
+        ratios = [float(r["loss_ratio"]) for r in mine if r["loss_ratio"]]  # as each table's version defined it
         loss_ok = [bool(r["loss_ratio"]) and float(r["loss_ratio"]) < profile.max_loss_ratio for r in mine]
+        # Tables from before the untrained detector was judged have no untrained_map: nothing to hold against.
         map_ok = [bool(r["map"]) and float(r["map"]) >= profile.min_map
-                  and float(r["untrained_map"]) < profile.max_untrained_map for r in mine]
-        untrained = max((float(r["untrained_map"]) for r in mine if r["untrained_map"]), default=None)
+                  and float(r.get("untrained_map") or 0.0) < profile.max_untrained_map for r in mine]
+        untrained = max((float(r["untrained_map"]) for r in mine if r.get("untrained_map")), default=None)
         failing = sum(not (a and b) for a, b in zip(loss_ok, map_ok))
         cpu = statistics.median(float(r["cpu_s"]) for r in mine)
         expected = "yes" if variant.should_fail else "no"
