@@ -50,10 +50,11 @@ def test_summary_judges_rows_with_the_current_thresholds():
     rows = [row | dict(variant=REFERENCE, seed="0", map=good),
             row | dict(variant=REFERENCE, seed="1", map=bad),
             row | dict(variant=REFERENCE, seed="2", map=good, untrained_map=f"{GRADING_PROFILE.max_untrained_map}"),
+            row | dict(variant=REFERENCE, seed="3", map=good, matched_map=bad),  # a loss without class evidence
             row | dict(variant="locations_y_varies_fastest", seed="0", map="", untrained_map="", loss_ratio="")]
     lines = summary_markdown(rows, GRADING_PROFILE).splitlines()
     reference_line = next(line for line in lines if line.startswith(f"| {REFERENCE} |"))
-    assert "| no | 3 (0, 1, 2) |" in reference_line and "| 3/3 | 1/3 | 2/3 |" in reference_line
+    assert "| no | 4 (0, 1, 2, 3) |" in reference_line and "| 3/4 | 2/4 | 3/4 |" in reference_line
     assert f"| {GRADING_PROFILE.max_untrained_map:.3f} |" in reference_line  # the worst untrained mAP
     transposed_line = next(line for line in lines if line.startswith("| locations_y_varies_fastest |"))
     assert "| yes | 1 (0) | - | - | - | 0/1 | 0/1 | 1/1 |" in transposed_line
