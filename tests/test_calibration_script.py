@@ -44,17 +44,20 @@ def test_profile_key_ignores_thresholds_but_not_training():
 
 def test_summary_judges_rows_with_the_current_thresholds():
     key = profile_key(GRADING_PROFILE)
-    row = dict(profile=key, status="ok", loss_head="3", loss_tail="1", cpu_s="100", wall_s="100")
-    rows = [row | dict(variant=REFERENCE, seed="0", map=f"{GRADING_PROFILE.min_map + 0.1}",
-                       loss_ratio=f"{GRADING_PROFILE.max_loss_ratio / 2}"),
-            row | dict(variant=REFERENCE, seed="1", map=f"{GRADING_PROFILE.min_map - 0.01}",
-                       loss_ratio=f"{GRADING_PROFILE.max_loss_ratio / 2}"),
-            row | dict(variant="locations_y_varies_fastest", seed="0", map="", loss_ratio="")]
+    row = dict(profile=key, status="ok", loss_untrained="3", loss_trained="1", cpu_s="100", wall_s="100",
+               untrained_map="0.0", loss_ratio=f"{GRADING_PROFILE.max_loss_ratio / 2}")
+    good, bad = f"{GRADING_PROFILE.min_map + 0.1}", f"{GRADING_PROFILE.min_map - 0.01}"
+    rows = [row | dict(variant=REFERENCE, seed="0", map=good),
+            row | dict(variant=REFERENCE, seed="1", map=bad),
+            row | dict(variant=REFERENCE, seed="2", map=good, untrained_map=f"{GRADING_PROFILE.max_untrained_map}"),
+            row | dict(variant=REFERENCE, seed="3", map=good, matched_map=bad),  # a loss without class evidence
+            row | dict(variant="locations_y_varies_fastest", seed="0", map="", untrained_map="", loss_ratio="")]
     lines = summary_markdown(rows, GRADING_PROFILE).splitlines()
     reference_line = next(line for line in lines if line.startswith(f"| {REFERENCE} |"))
-    assert "| no | 2 (0, 1) |" in reference_line and "| 2/2 | 1/2 | 1/2 |" in reference_line
+    assert "| no | 4 (0, 1, 2, 3) |" in reference_line and "| 3/4 | 2/4 | 3/4 |" in reference_line
+    assert f"| {GRADING_PROFILE.max_untrained_map:.3f} |" in reference_line  # the worst untrained mAP
     transposed_line = next(line for line in lines if line.startswith("| locations_y_varies_fastest |"))
-    assert "| yes | 1 (0) | - | - | 0/1 | 0/1 | 1/1 |" in transposed_line
+    assert "| yes | 1 (0) | - | - | - | 0/1 | 0/1 | 1/1 |" in transposed_line
 
 
 def test_history_names_what_an_earlier_profile_changed(tmp_path):

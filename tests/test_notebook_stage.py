@@ -125,6 +125,27 @@ def test_kernel_gets_the_parameters_and_the_training_split_only(reference_sandbo
         loss_summary(run)
 
 
+GENERATOR_OUT_OF_REACH = """\
+import importlib, sys
+for name in ("synthetic_voc.generator", "data_scripts.synthetic_dataset", "autograder.notebook.grading_data"):
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        continue
+    raise AssertionError(f"the kernel can import {name}")
+assert not [name for name in sys.modules if name.startswith(("synthetic_voc", "data_scripts", "autograder.notebook.grading"))]
+"""
+
+
+def test_the_kernel_cannot_import_the_data_generator(reference_sandbox, tmp_path):
+    """With private mounts (root), the generator and the grading data module are out of the kernel's reach."""
+    if not reference_sandbox.isolation.private_mounts:
+        pytest.skip("without private mounts the grader's files are readable (README: Isolation)")
+    notebook = make_notebook(tmp_path / "nb.ipynb", GENERATOR_OUT_OF_REACH)
+    run = run_notebook_stage(reference_sandbox, notebook_submission(notebook), PROFILE, SEED)
+    assert run.failure is None, run.failure
+
+
 def test_the_checkpoint_is_judged_by_fresh_workers_on_the_secret_split(reference_sandbox, tmp_path):
     notebook = make_notebook(tmp_path / "nb.ipynb", SAVE_CHECKPOINT)
     run = run_notebook_stage(reference_sandbox, notebook_submission(notebook), PROFILE, SEED)
