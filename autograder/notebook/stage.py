@@ -16,9 +16,11 @@ untrusted: ``notebook_checks`` validates and judges them in this process.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from autograder.notebook.course_files import kernel_course_files, load_course_module
@@ -116,12 +118,9 @@ def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profi
         untrained = _evaluate(sandbox, None, data, profile, seed, time_factor)
         trained = _evaluate(sandbox, weights, data, profile, seed, time_factor)
     except SubmissionError as error:
-        return _with(run, evaluation_problem=f"The grader could not evaluate the detector of your full run: {error}")
-    return _with(run, untrained=untrained, trained=trained)
-
-
-def _with(run: NotebookRun, **changes) -> NotebookRun:
-    return NotebookRun(**{**run.__dict__, **changes})
+        problem = f"The grader could not evaluate the detector of your full run: {error}"
+        return dataclasses.replace(run, evaluation_problem=problem)
+    return dataclasses.replace(run, untrained=untrained, trained=trained)
 
 
 def _evaluate(sandbox: Sandbox, weights: dict | None, data: GradingData, profile: GradingProfile, seed: int,
@@ -174,14 +173,12 @@ def _parse_evaluation(reply: dict, data: GradingData) -> DetectorEvaluation:
     return DetectorEvaluation(tuple(losses), parsed)
 
 
-def _as_written(boxes):
+def _as_written(boxes: np.ndarray) -> np.ndarray:
     """Co-ordinates as the evaluation cell prints them (two decimals)."""
     return boxes.round(2)
 
 
-def _class_names(classes: torch.Tensor, idx_to_class: dict):
-    import numpy as np
-
+def _class_names(classes: torch.Tensor, idx_to_class: dict) -> np.ndarray:
     return np.array([idx_to_class[int(c)] for c in classes.tolist()], dtype=str)
 
 
@@ -208,7 +205,7 @@ def _parse_report(report: dict, description: str, data: GradingData, cells: list
         raise InvalidOutput(f"The grader could not read the report of the notebook run ({error}).") from None
     run = NotebookRun(description, data, cells_run, len(cells), seconds, failure, wall_s)
     if weights is None:
-        return _with(run, evaluation_problem=failure or _checkpoint_problem(problem)), None
+        return dataclasses.replace(run, evaluation_problem=failure or _checkpoint_problem(problem)), None
     return run, weights
 
 
