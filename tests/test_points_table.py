@@ -63,11 +63,12 @@ def test_rows_sum_the_tests_of_each_definition_and_stage():
 
 def test_the_grading_text_quotes_the_current_profile(monkeypatch):
     changed = dataclasses.replace(GRADING_PROFILE, min_map=0.37, max_loss_ratio=0.61, cell_cpu_limit_s=123.0,
-                                  num_train=321)
+                                  num_train=321, max_untrained_map=0.07)
     monkeypatch.setattr(grading_text, "_PROFILE", changed)
     text = grading_text.grading_section()
-    assert "mAP@0.5 of at least 0.37" in text and "below 0.61 times the mean of its first 10%" in text
-    assert "123 CPU seconds per cell" in text and "321 training" in text
+    assert "mAP@0.5 of at least 0.37" in text and "below 0.61 times the untrained one's" in text
+    assert "stays below 0.07" in text
+    assert "123 CPU seconds per cell" in text and "training set of 321 images" in text
     assert points_table_markdown() in text
 
 

@@ -50,7 +50,9 @@ writes, except the checkpoint that the full-training cell saves (`{CHECKPOINT_FI
 The grader loads its weights into a detector it builds from your definitions, as that cell \
 does, and compares it with the same detector untrained. Two checks:
   * {loss_points} points: on {LOSS_BATCHES} training batches the grader picks, the trained \
-detector's mean loss is below {p.max_loss_ratio:g} times the untrained one's;
+detector's mean loss is below {p.max_loss_ratio:g} times the untrained one's, and the trained \
+detector tells the classes apart (its mAP@0.5 below, with its class labels matched to the \
+classes they suit best, reaches {p.min_map:g}: a consistent labelling mistake keeps these points);
   * {map_points} points: on {p.num_val} validation images the grader generates for each grade \
 (never shown to your notebook), the trained detector reaches an mAP@0.5 of at least \
 {p.min_map:g}, and the untrained one stays below {p.max_untrained_map:g}.
