@@ -126,8 +126,11 @@ GRADING_PROFILE = GradingProfile(
     total_cpu_limit_s=240.0,
     wall_limit_s=480.0,
     max_loss_ratio=0.5,
-    min_map=0.4,  # calibrated: reference 0.63-0.69 over 10 seeds, broken variants at most 0.19 (docs/calibration.md)
-    max_untrained_map=0.05,
+    # Calibrated (docs/calibration.md): reference 0.32-0.45 over 10 seeds, transposed locations 0.17-0.18, the
+    # other broken variants 0.02 or less or stopped; a rule detector that knows the generator's colours, sizes
+    # and aspects 0.09.
+    min_map=0.25,
+    max_untrained_map=0.05,  # every untrained detector calibrated scored 0.000
 )
 
 SMOKE_PROFILE = dataclasses.replace(
