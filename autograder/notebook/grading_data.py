@@ -118,10 +118,11 @@ def _written_truth(gt_boxes: torch.Tensor, idx_to_class: dict, padding_label: fl
     """One image's boxes exactly as the notebook's writer prints them and Cartucho's reader parses them."""
     gt_boxes = gt_boxes[gt_boxes[:, 4] != padding_label]
     return {
-        "boxes": np.array([[_as_written(v) for v in row] for row in gt_boxes[:, :4].tolist()]).reshape(-1, 4),
+        "boxes": boxes_as_written(gt_boxes[:, :4].tolist()),
         "labels": np.array([idx_to_class[int(c)] for c in gt_boxes[:, 4]], dtype=str),
     }
 
 
-def _as_written(value: float) -> float:
-    return float(BOX_FORMAT.format(value))
+def boxes_as_written(rows) -> np.ndarray:
+    """(N, 4) co-ordinates as the notebook's writer prints them and Cartucho's reader parses them."""
+    return np.array([[float(BOX_FORMAT.format(v)) for v in row] for row in rows], dtype=np.float64).reshape(-1, 4)

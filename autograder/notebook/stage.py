@@ -27,7 +27,7 @@ from autograder.notebook.course_files import kernel_course_files, load_course_mo
 from autograder.errors import InvalidOutput, SubmissionError
 from autograder.notebook.full_run_detector import CHECKPOINT_NAME
 from autograder.notebook.graded_notebook import graded_cells, graded_notebook
-from autograder.notebook.grading_data import GradingData, build_grading_data
+from autograder.notebook.grading_data import GradingData, boxes_as_written, build_grading_data
 from autograder.notebook.grading_profile import CHECKPOINT_FILE, KERNEL_DATA_DIR, GradingProfile
 from autograder.sandbox.client import Sandbox, clean_message
 from autograder.intake.submission import NormalizedSubmission
@@ -166,16 +166,11 @@ def _parse_evaluation(reply: dict, data: GradingData) -> DetectorEvaluation:
         if not all(float(c).is_integer() and int(c) in idx_to_class for c in classes.tolist()):
             raise ValueError(f"{image}: a class index is not one of the {len(idx_to_class)} classes")
         parsed[image] = {
-            "boxes": _as_written(boxes.numpy()),
+            "boxes": boxes_as_written(boxes.tolist()),
             "scores": scores.numpy(),
             "labels": _class_names(classes, idx_to_class),
         }
     return DetectorEvaluation(tuple(losses), parsed)
-
-
-def _as_written(boxes: np.ndarray) -> np.ndarray:
-    """Co-ordinates as the evaluation cell prints them (two decimals)."""
-    return boxes.round(2)
 
 
 def _class_names(classes: torch.Tensor, idx_to_class: dict) -> np.ndarray:
