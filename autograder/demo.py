@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from autograder.grading_run import grade_submission
-from autograder.units.reference_solution import REFERENCE_DIR
+from autograder.course.reference_solution import REFERENCE_DIR
 from autograder.results.schema import RESULTS_FILE
 
 DEFAULT_OUT = Path("runs/demo")

@@ -16,6 +16,7 @@ import itertools
 from typing import Optional
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from autograder.untrusted_text import one_line
@@ -37,6 +38,20 @@ def accepted_weight(weight) -> bool:
     """A 2-D or 4-D floating weight whose layer takes at most `MAX_LAYER_INPUTS` channels/features."""
     return (isinstance(weight, torch.Tensor) and weight.dim() in (2, 4) and weight.dtype.is_floating_point
             and 0 < weight.shape[1] <= MAX_LAYER_INPUTS)
+
+
+def weighted_layers(module: nn.Module, skip: tuple = ()) -> list:
+    """(name, layer, its own parameters) of every submodule holding a conv or linear `weight`
+    (`accepted_weight`), in registration order, except those inside the modules of `skip`."""
+    skipped = {id(m) for part in skip if isinstance(part, nn.Module) for m in part.modules()}
+    found = []
+    for name, layer in module.named_modules():
+        if id(layer) in skipped:
+            continue
+        params = dict(layer.named_parameters(recurse=False))
+        if accepted_weight(params.get("weight")):
+            found.append((name, layer, params))
+    return found[:MAX_LEAVES]
 
 
 def leaf_input(weight_shape, seed: int, index: int) -> torch.Tensor:

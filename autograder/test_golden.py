@@ -9,7 +9,7 @@ import pytest
 
 from autograder.units.golden_cases import golden_cases
 from autograder.units.golden_judge import judge_golden
-from autograder.units.reference_solution import load_reference
+from autograder.course.reference_solution import load_reference
 from autograder.units.golden_records import load_golden
 
 

@@ -43,7 +43,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 if str(REPOSITORY) not in sys.path:
     sys.path.insert(0, str(REPOSITORY))
 
-from autograder.notebook.course_files import kernel_course_files  # noqa: E402
+from autograder.course.course_files import kernel_course_files  # noqa: E402
 from autograder.errors import SubmissionError  # noqa: E402
 from autograder.notebook.grading_profile import GRADING_PROFILE, PROFILES, GradingProfile  # noqa: E402
 from autograder.notebook.grading_data import validation_seed  # noqa: E402
@@ -67,7 +67,8 @@ DEFAULT_TABLE = REPOSITORY / "benchmarks" / "results" / "notebook_grading_calibr
 # what each earlier profile version was.
 PROFILES_SUFFIX = ".profiles.json"
 COLUMNS = ("profile", "variant", "seed", "status", "map", "untrained_map", "matched_map", "loss_untrained",
-           "loss_trained", "loss_ratio", "loss_check", "map_check", "cpu_s", "wall_s")
+           "loss_trained", "loss_ratio", "loss_check", "map_check", "cpu_s", "wall_s", "graders_map",
+           "graders_matched_map")
 REFERENCE = "reference"
 # The wall-clock backstop is for a dedicated CPU; calibration shares one, so it is relaxed (it shapes nothing).
 DEFAULT_WALL_LIMIT_SCALE = 10.0
@@ -173,6 +174,8 @@ def judge(run, profile: GradingProfile) -> dict:
         return row
     row.update(map=f"{maps.trained.map:.4f}", untrained_map=f"{maps.untrained.map:.4f}",
                matched_map=f"{class_matched_map(run.data.ground_truth, run.trained.detections):.4f}",
+               graders_map=f"{maps.graders.map:.4f}",
+               graders_matched_map=f"{class_matched_map(run.data.ground_truth, run.graders.detections):.4f}",
                map_check=_verdict(check_map, maps, profile))
     return row
 
@@ -243,11 +246,22 @@ def read_table(path: Path) -> list[dict]:
 def append_row(path: Path, row: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.is_file()
+    if not new and _header(path) != list(COLUMNS):  # a table from before a column was added: widen it
+        rows = read_table(path)
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, COLUMNS)
+            writer.writeheader()
+            writer.writerows({column: old.get(column, "") for column in COLUMNS} for old in rows)
     with open(path, "a", newline="") as handle:
         writer = csv.DictWriter(handle, COLUMNS)
         if new:
             writer.writeheader()
         writer.writerow({column: row.get(column, "") for column in COLUMNS})
+
+
+def _header(path: Path) -> list[str]:
+    with open(path, newline="") as handle:
+        return next(csv.reader(handle), [])
 
 
 def summary_markdown(rows: list[dict], profile: GradingProfile, key: str | None = None) -> str:
@@ -272,10 +286,14 @@ def summary_markdown(rows: list[dict], profile: GradingProfile, key: str | None 
         maps = [float(r["map"]) for r in mine if r["map"]]
         ratios = [float(r["loss_ratio"]) for r in mine if r["loss_ratio"]]  # as each table's version defined it
         # The loss counts for a detector that tells the classes apart (notebook_checks); older tables lack the column.
+        # Rows from before the grader's view (graders_view.py) have no graders_* columns: that view
+        # equals the submission's own for the reference, and can only lower the others.
         loss_ok = [bool(r["loss_ratio"]) and float(r["loss_ratio"]) < profile.max_loss_ratio
-                   and float(r.get("matched_map") or profile.min_map) >= profile.min_map for r in mine]
+                   and float(r.get("matched_map") or profile.min_map) >= profile.min_map
+                   and float(r.get("graders_matched_map") or profile.min_map) >= profile.min_map for r in mine]
         # Tables from before the untrained detector was judged have no untrained_map: nothing to hold against.
         map_ok = [bool(r["map"]) and float(r["map"]) >= profile.min_map
+                  and float(r.get("graders_map") or profile.min_map) >= profile.min_map
                   and float(r.get("untrained_map") or 0.0) < profile.max_untrained_map for r in mine]
         untrained = max((float(r["untrained_map"]) for r in mine if r.get("untrained_map")), default=None)
         failing = sum(not (a and b) for a, b in zip(loss_ok, map_ok))

@@ -108,7 +108,7 @@ def _batch(args: argparse.Namespace, work: Path) -> None:
 def _training(args: argparse.Namespace) -> None:
     import torch
 
-    from autograder.units.reference_solution import load_reference
+    from autograder.course.reference_solution import load_reference
     from benchmarks.training_step import DetectorConfig, compare
 
     torch.set_num_threads(args.threads)

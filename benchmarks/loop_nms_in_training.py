@@ -20,7 +20,7 @@ import statistics
 import torch
 
 from autograder.notebook.grading_profile import GRADING_PROFILE
-from autograder.units.reference_solution import load_reference
+from autograder.course.reference_solution import load_reference
 from benchmarks.training_step import DetectorConfig, fixed_batch, reference_detector, step_timer
 
 NOTEBOOK_PRE_NMS_TOPK = 500  # the notebook's full-run cell

@@ -37,7 +37,7 @@ import torchvision
 from autograder.sandbox import safe_transfer
 from autograder.units.golden_cases import GOLDEN_SEED, golden_cases
 from autograder.units.golden_records import FIXTURES_DIR, GOLDEN_FILE, MANIFEST_FILE, REGENERATE_COMMAND, load_golden
-from autograder.units.reference_solution import REFERENCE_DIR, load_reference
+from autograder.course.reference_solution import REFERENCE_DIR, load_reference
 from autograder.sandbox.client import Sandbox
 from autograder.intake.submission import normalize_submission
 

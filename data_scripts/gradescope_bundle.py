@@ -49,9 +49,9 @@ DEFAULT_GRADING_TIMEOUT_S = 1800  # run_autograder's cap; set Gradescope's own l
 
 PACKAGE_TREES = ("autograder", "synthetic_voc")  # bundled whole: probes and tests are loaded by name, fixtures by path
 READ_BY_PATH = (  # files the grader opens by path, which no import reveals
-    "reference/common.py",  # expectations (autograder/units/reference_solution.py)
+    "reference/common.py",  # expectations (autograder/course/reference_solution.py)
     "reference/two_stage_detector.py",
-    "student/detection_helpers.py",  # shipped to the notebook's kernel (autograder/notebook/course_files.py)
+    "student/detection_helpers.py",  # shipped to the notebook's kernel (autograder/course/course_files.py)
     "student/voc_map.py",
     "notebooks/two_stage_detector.ipynb",  # run with a .py submission's definitions (autograder/notebook/graded_notebook.py)
 )

@@ -686,6 +686,18 @@ def expect_tensor(value: object, what: str, *, ndim: int | None = None) -> torch
     if ndim is not None and value.dim() != ndim:
         raise InvalidOutput(f"{what} returned a tensor of shape {tuple(value.shape)}; expected {ndim} dimensions")
     return value.detach()
+
+def plain(value, what: str):
+    """Detach tensors and move them to the CPU, through dicts, lists, tuples."""
+    if isinstance(value, torch.Tensor):
+        if type(value) not in (torch.Tensor, torch.nn.Parameter):
+            raise InvalidOutput(f"{what} returned a {type(value).__name__}; expected a torch.Tensor")
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {str(k): plain(v, f"{what}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v, f"{what}[{i}]") for i, v in enumerate(value))
+    return value
 '''),
     ('_grader.units.judge', r'''"""
 Judging submitted values against expected ones, in the trusted parent.
@@ -894,6 +906,7 @@ import itertools
 from typing import Optional
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from _grader.untrusted_text import one_line
@@ -915,6 +928,20 @@ def accepted_weight(weight) -> bool:
     """A 2-D or 4-D floating weight whose layer takes at most `MAX_LAYER_INPUTS` channels/features."""
     return (isinstance(weight, torch.Tensor) and weight.dim() in (2, 4) and weight.dtype.is_floating_point
             and 0 < weight.shape[1] <= MAX_LAYER_INPUTS)
+
+
+def weighted_layers(module: nn.Module, skip: tuple = ()) -> list:
+    """(name, layer, its own parameters) of every submodule holding a conv or linear `weight`
+    (`accepted_weight`), in registration order, except those inside the modules of `skip`."""
+    skipped = {id(m) for part in skip if isinstance(part, nn.Module) for m in part.modules()}
+    found = []
+    for name, layer in module.named_modules():
+        if id(layer) in skipped:
+            continue
+        params = dict(layer.named_parameters(recurse=False))
+        if accepted_weight(params.get("weight")):
+            found.append((name, layer, params))
+    return found[:MAX_LEAVES]
 
 
 def leaf_input(weight_shape, seed: int, index: int) -> torch.Tensor:
@@ -1150,23 +1177,7 @@ class ConstantLogits(nn.Module):
 What comes back is the student's value (made plain: detached, on the CPU)
 and, for the mutation checks, the inputs as they are after the call.
 """
-import torch
-
-from _grader.errors import InvalidOutput
-from _grader.sandbox.probe_api import SubmissionModules
-
-
-def plain(value, what: str):
-    """Detach tensors and move them to the CPU, through dicts, lists, tuples."""
-    if isinstance(value, torch.Tensor):
-        if type(value) not in (torch.Tensor, torch.nn.Parameter):
-            raise InvalidOutput(f"{what} returned a {type(value).__name__}; expected a torch.Tensor")
-        return value.detach().cpu().clone()
-    if isinstance(value, dict):
-        return {str(k): plain(v, f"{what}[{k!r}]") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(plain(v, f"{what}[{i}]") for i, v in enumerate(value))
-    return value
+from _grader.sandbox.probe_api import SubmissionModules, plain
 
 
 def call(sub: SubmissionModules, name: str, args=(), kwargs=None, return_inputs: bool = False) -> dict:
@@ -1192,10 +1203,9 @@ import torch
 from torch import nn
 
 from _grader.errors import InvalidOutput
-from _grader.layer_evidence import MAX_LEAVES, accepted_weight, leaf_input
-from _grader.sandbox.probe_api import SubmissionModules
+from _grader.layer_evidence import leaf_input, weighted_layers
+from _grader.sandbox.probe_api import SubmissionModules, plain
 from _grader.probes import fakes
-from _grader.probes.definitions import plain
 
 # Stand-ins for the student's definitions, by name (see `isolate`).
 PEERS = {
@@ -1230,18 +1240,6 @@ def plain_copy(value):
 
 
 # ------------------------------------------------------------ layer evidence
-def weighted_layers(module: nn.Module, skip: tuple = ()) -> list:
-    """(name, layer, its own parameters) of every submodule holding a conv or linear `weight`
-    (`accepted_weight`), in registration order, except those inside the modules of `skip`."""
-    skipped = {id(m) for part in skip if isinstance(part, nn.Module) for m in part.modules()}
-    found = []
-    for name, layer in module.named_modules():
-        if id(layer) in skipped:
-            continue
-        params = dict(layer.named_parameters(recurse=False))
-        if accepted_weight(params.get("weight")):
-            found.append((name, layer, params))
-    return found[:MAX_LEAVES]
 
 
 def leaf_behaviour(module: nn.Module, seed: int, skip: tuple = ()) -> list:

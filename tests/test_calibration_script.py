@@ -8,12 +8,15 @@ import pytest
 
 from autograder.notebook.grading_profile import GRADING_PROFILE
 from benchmarks.calibrate_notebook_grading import (
+    COLUMNS,
     DEFAULT_PLAN,
     REFERENCE,
     VARIANTS,
+    append_row,
     profile_key,
     profile_override,
     read_profiles,
+    read_table,
     record_profile,
     settings_line,
     summary_markdown,
@@ -51,13 +54,26 @@ def test_summary_judges_rows_with_the_current_thresholds():
             row | dict(variant=REFERENCE, seed="1", map=bad),
             row | dict(variant=REFERENCE, seed="2", map=good, untrained_map=f"{GRADING_PROFILE.max_untrained_map}"),
             row | dict(variant=REFERENCE, seed="3", map=good, matched_map=bad),  # a loss without class evidence
+            # weights that do not detect in the grader's detector (graders_view.py): no mAP, no loss points
+            row | dict(variant=REFERENCE, seed="4", map=good, graders_map=bad),
+            row | dict(variant=REFERENCE, seed="5", map=good, graders_matched_map=bad),
             row | dict(variant="locations_y_varies_fastest", seed="0", map="", untrained_map="", loss_ratio="")]
     lines = summary_markdown(rows, GRADING_PROFILE).splitlines()
     reference_line = next(line for line in lines if line.startswith(f"| {REFERENCE} |"))
-    assert "| no | 4 (0, 1, 2, 3) |" in reference_line and "| 3/4 | 2/4 | 3/4 |" in reference_line
+    assert "| no | 6 (0, 1, 2, 3, 4, 5) |" in reference_line and "| 4/6 | 3/6 | 5/6 |" in reference_line
     assert f"| {GRADING_PROFILE.max_untrained_map:.3f} |" in reference_line  # the worst untrained mAP
     transposed_line = next(line for line in lines if line.startswith("| locations_y_varies_fastest |"))
     assert "| yes | 1 (0) | - | - | - | 0/1 | 0/1 | 1/1 |" in transposed_line
+
+
+def test_a_table_from_before_a_new_column_is_widened_not_misaligned(tmp_path):
+    table = tmp_path / "calibration.csv"
+    old_columns = [column for column in COLUMNS if not column.startswith("graders_")]
+    table.write_text(",".join(old_columns) + "\n" + ",".join(f"old {c}" for c in old_columns) + "\n")
+    append_row(table, {"variant": REFERENCE, "graders_map": "0.3"})
+    old, new = read_table(table)
+    assert old["map"] == "old map" and old["graders_map"] == ""
+    assert new["variant"] == REFERENCE and new["graders_map"] == "0.3" and new["map"] == ""
 
 
 def test_history_names_what_an_earlier_profile_changed(tmp_path):

@@ -44,7 +44,7 @@ REACH_SEEDS = range(40)
 
 @pytest.fixture(scope="module")
 def reference():
-    from autograder.units.reference_solution import load_reference
+    from autograder.course.reference_solution import load_reference
     return load_reference()
 
 

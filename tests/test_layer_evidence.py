@@ -25,7 +25,7 @@ from autograder.units.network_cases import (CHANNELS, HEAD_STEM, NUM_CLASSES, SE
                                       head_init, rpn_case, rpn_init, second_stage_case, second_stage_sampling_case)
 from autograder.sandbox.probe_api import SubmissionModules
 from autograder.probes import networks
-from autograder.units.reference_solution import load_reference
+from autograder.course.reference_solution import load_reference
 from tests.grading_corpus.plausible_bugs import COMMON, DETECTOR, BUGS_BY_NAME, Edit, apply_edits, reference_sources
 
 os.environ["DETECTOR_BACKBONE_WEIGHTS"] = "random"  # as in the graded tests: no download

@@ -22,7 +22,7 @@ import pytest
 from autograder.notebook import cell_runner, machine_speed
 from autograder.notebook.grading_profile import GRADING_PROFILE, SMOKE_PROFILE
 from autograder.notebook.machine_speed import CALIBRATION_STEP_CPU_S, MAX_FACTOR, MIN_FACTOR, MachineSpeed, time_factor
-from autograder.units.reference_solution import REFERENCE_DIR
+from autograder.course.reference_solution import REFERENCE_DIR
 from autograder.sandbox.client import Sandbox
 from autograder.intake.submission import normalize_submission
 

@@ -24,13 +24,12 @@ Two versions of each:
 
 Attack 3 comes in two variants: blobs named by colour, size and aspect
 (``rule_detector.py``), and blobs named by the generator's own shape
-templates (``shape_templates.py``). The latter reached mAP 0.685 on the
-grading profile (10 of 10 points): a program that knows the generator's
-shapes detects them without learning, and the detector's own forward (student
-code) can switch it on with any value in the checkpoint. Its tests are
-strict xfails (``SHAPE_TEMPLATES_WIN``): the open part of issue 13, which
-needs the trained weights evaluated by the grader's own forward; when that
-lands they fail as XPASS and the marks go.
+templates (``shape_templates.py``). The latter reaches mAP 0.685 in its own
+forward: a program that knows the generator's shapes detects them without
+learning, and the detector's forward (student code) can switch it on with
+any value in the checkpoint. It scores nothing because the checks also
+measure the checkpoint's weights in the grader's own detector
+(``notebook/graders_view.py``), where no student code runs.
 """
 from __future__ import annotations
 
@@ -154,15 +153,6 @@ RULE_SEED = 13
 # The rules that name a blob: colour, size and aspect (``rule_detector.py``), or the generator's
 # own shape templates (``shape_templates.py``).
 RULE_VARIANTS = {"colour_size_aspect": False, "shape_templates": True}
-SHAPE_TEMPLATES_WIN = pytest.mark.xfail(strict=True, reason=(
-    "open (issue 13): hand-written shape templates switched on by a checkpoint value pass both checks; "
-    "closing this needs the weights judged by the grader's own forward, not the submission's"))
-
-
-def known_hole(request, variant: str) -> None:
-    if variant == "shape_templates":
-        request.node.add_marker(SHAPE_TEMPLATES_WIN)
-
 
 def rule_attack(variant: str, tmp_path: Path) -> Path:
     return build_py_attack("rule_detector_flag", tmp_path / variant, shapes=RULE_VARIANTS[variant])
@@ -189,16 +179,23 @@ def test_rule_detector_attack_is_live(rule_detector_run):
     assert found >= len(run.data.image_ids), found  # the set flag: the rules find boxes
 
 
+# Why each variant fails the mAP check: colour rules detect badly even in their own forward;
+# shape templates detect well there, and the trained weights detect nothing in the grader's detector.
+RULE_MAP_FAILURES = {
+    "colour_size_aspect": r"Validation mAP@0.5 is 0\.\d+; at least",
+    "shape_templates": r"Validation mAP@0.5 is 0\.\d+ with your detector's own forward, but 0\.\d+ in the grader's",
+}
+
+
 def test_rule_detector_attack_fails_both_checks(rule_detector_run, request):
-    known_hole(request, request.node.callspec.params["rule_detector_run"])
     run = rule_detector_run
     matched = class_matched_map(run.data.ground_truth, run.trained.detections)
     summary = map_summary(run)
-    print(f"\nrule detector attack: mAP {summary.map:.3f}, class-matched {matched:.3f}, "
-          f"min_map {RULE_PROFILE.min_map}")
+    print(f"\nrule detector attack: mAP {summary.map:.3f} (grader's detector {summary.graders.map:.3f}), "
+          f"class-matched {matched:.3f}, min_map {RULE_PROFILE.min_map}")
     with pytest.raises(CheckFailed, match="does not tell the classes apart"):
         check_loss_decreases(run, RULE_PROFILE)
-    with pytest.raises(CheckFailed, match=r"Validation mAP@0.5 is 0\.\d+; at least"):
+    with pytest.raises(CheckFailed, match=RULE_MAP_FAILURES[request.node.callspec.params["rule_detector_run"]]):
         check_map(summary, RULE_PROFILE)
 
 
@@ -213,8 +210,7 @@ def test_rule_detector_attack_is_judged_through_the_command_line(tmp_path):
 
 @REAL_PROFILE
 @pytest.mark.parametrize("variant", sorted(RULE_VARIANTS))
-def test_rule_detector_attack_scores_nothing_on_the_grading_profile(tmp_path, variant, request):
-    known_hole(request, variant)
+def test_rule_detector_attack_scores_nothing_on_the_grading_profile(tmp_path, variant):
     grade = grade_notebook_stage(rule_attack(variant, tmp_path), tmp_path / "out", GRADING_PROFILE.name)
     assert grade.score == 0, grade.tests
     assert NOTEBOOK_STOPPED not in grade.output and STUB_EVALUATION not in grade.output, grade.output

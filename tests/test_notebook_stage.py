@@ -345,8 +345,12 @@ def empty(data) -> dict:
             for image in data.image_ids}
 
 
-def judged_run(data, untrained: DetectorEvaluation, trained: DetectorEvaluation) -> NotebookRun:
-    return NotebookRun("a notebook", data, 3, 3, (0.1,) * 3, None, 1.0, None, untrained, trained)
+def judged_run(data, untrained: DetectorEvaluation, trained: DetectorEvaluation,
+               graders: DetectorEvaluation | None = None) -> NotebookRun:
+    """A run whose grader's view (the trained weights in the grader's detector) is ``graders``,
+    by default the same as the submission's own."""
+    return NotebookRun("a notebook", data, 3, 3, (0.1,) * 3, None, 1.0, None, untrained, trained,
+                       graders=trained if graders is None else graders)
 
 
 def test_map_check_needs_a_trained_detector_that_an_untrained_one_is_not():
@@ -376,6 +380,26 @@ def test_loss_check_compares_the_trained_with_the_untrained_detector():
     diverged = judged_run(data, evaluation_of(data, {}, (2.0,)), evaluation_of(data, {}, (math.nan,)))
     with pytest.raises(CheckFailed, match="trained detector's training loss is nan on a grader batch: training diverged"):
         check_loss_decreases(diverged, profile)
+
+
+def test_both_checks_need_the_trained_weights_to_detect_in_the_graders_detector():
+    """A forward that ignores its weights (a rule switched on by a checkpoint value) looks trained
+    in its own view; the grader's view, the same weights in the reference's code, tells."""
+    data = build_grading_data(dataclasses.replace(PROFILE, num_val=12), SEED)
+    profile = dataclasses.replace(PROFILE, min_map=0.5, max_untrained_map=0.05, max_loss_ratio=0.5)
+    run = judged_run(data, evaluation_of(data, empty(data), (4.0,)), evaluation_of(data, perfect(data), (1.0,)),
+                     graders=evaluation_of(data, empty(data), (4.0,)))
+    with pytest.raises(CheckFailed, match=r"Validation mAP@0.5 is 1.000 with your detector's own forward, but "
+                                          r"0.000 in the grader's own detector .* with the weights your full run"):
+        check_map(map_summary(run), profile)
+    with pytest.raises(CheckFailed, match=r"does not tell the classes apart in the grader's own detector"):
+        check_loss_decreases(run, profile)
+    unmatched = dataclasses.replace(run, graders_unmatched=("fpn",))
+    with pytest.raises(CheckFailed, match=r"Your fpn did not compute what the reference computes"):
+        check_map(map_summary(unmatched), profile)
+    both_detect = judged_run(data, run.untrained, run.trained)  # control: the grader's view detects too
+    check_map(map_summary(both_detect), profile)
+    check_loss_decreases(both_detect, profile)
 
 
 def relabelled(detections: dict, rename) -> dict:

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from autograder.units.golden_cases import golden_cases
-from autograder.units.reference_solution import load_reference
+from autograder.course.reference_solution import load_reference
 from autograder.units.golden_records import load_golden
 from data_scripts.release import layout, public_checks
 from data_scripts.release.archive import read_archive

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autograder.notebook.course_files import load_course_module
+from autograder.course.course_files import load_course_module
 from autograder.notebook.grading_profile import GRADING_PROFILE
 from autograder.notebook.checks import class_matched_map
 from synthetic_voc import generator as sd

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.notebook.course_files import load_course_module
+from autograder.course.course_files import load_course_module
 
 MAP_PLOT = "mAP.png"
 MAP_OUTPUT = "mAP_output.txt"

@@ -1,23 +1,27 @@
 """The two graded checks of the notebook stage, computed in the trusted process.
 
 Both judge what fresh workers measured of two detectors built from the
-submission's definitions (``notebook_stage``): the *untrained* one, as its
+submission's definitions (``stage.py``): the *untrained* one, as its
 constructor leaves it, and the *trained* one, with the weights of the graded
-run's checkpoint.
+run's checkpoint; and the *grader's* view: the same trained weights in the
+grader's own detector (``graders_view.py``). Whatever needs the trained
+detector to detect needs it of both trained views: the submission's
+``forward`` is its own code, and could ignore its weights.
 
 * Training loss decreases: on the grader's loss batches, the trained
   detector's mean loss is below ``max_loss_ratio`` times the untrained one's.
   That loss is what the submission's own ``forward`` reports, so it counts
   only for a detector that learned to tell the classes apart: its mAP on
   the secret split, with its class labels matched one-to-one to the true
-  classes that suit them best (``class_matched_map``), reaches ``min_map``.
+  classes that suit them best (``class_matched_map``), reaches ``min_map``
+  in both trained views.
   A consistent labelling mistake keeps these points; a rule that finds
   objects without telling them apart, with a loss that says otherwise,
   does not.
 * Validation mAP@0.5: on the secret validation split, scored with
   ``voc_map.evaluate`` (Cartucho's rules), the trained detector reaches
-  ``min_map`` while the untrained one stays below ``max_untrained_map``:
-  the detections must come from training.
+  ``min_map`` in both views while the untrained one stays below
+  ``max_untrained_map``: the detections must come from training.
 
 Every failure raises ``CheckFailed`` with a message for the student.
 """
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograder.notebook.course_files import load_course_module
+from autograder.course.course_files import load_course_module
 from autograder.notebook.grading_profile import GradingProfile
 
 
@@ -53,23 +57,39 @@ class LossSummary:
 class MapSummary:
     trained: object  # voc_map.MapResult of the trained detector
     untrained: object  # and of the untrained one
+    graders: object  # and of the trained weights in the grader's detector
+    unmatched_note: str = ""  # _unmatched_note of the run, for messages
 
     @property
     def map(self) -> float:
         return self.trained.map
 
 
+GRADERS_VIEW = ("in the grader's own detector (the reference code of every graded definition) with the "
+                "weights your full run trained")
+FROM_THE_WEIGHTS = ("the detections must come from the weights your full run trained, not from rules in "
+                    "your code")
+
+
 def _evaluations(run):
-    """(untrained, trained) evaluations of a ``notebook_stage.NotebookRun``; why not, as ``CheckFailed``."""
-    if run.trained is None or run.untrained is None:
+    """(untrained, trained, grader's view) evaluations of a ``stage.NotebookRun``; why not, as ``CheckFailed``."""
+    if run.trained is None or run.untrained is None or run.graders is None:
         raise CheckFailed(run.evaluation_problem or run.failure or "The notebook run left nothing to judge.")
-    return run.untrained, run.trained
+    return run.untrained, run.trained, run.graders
+
+
+def _unmatched_note(run) -> str:
+    """For messages about the grader's view: the parts it could not match to the student's layers."""
+    if not run.graders_unmatched:
+        return ""
+    return (f" (Your {', '.join(run.graders_unmatched)} did not compute what the reference computes with its "
+            "layers in any order; the grader used them in the order your code registers them.)")
 
 
 # ------------------------------------------------------------------------- loss
 def loss_summary(run) -> LossSummary:
     """The two detectors' mean losses; ``CheckFailed`` if there are none or one is not finite."""
-    untrained, trained = _evaluations(run)
+    untrained, trained, _ = _evaluations(run)
     for name, losses in (("untrained", untrained.losses), ("trained", trained.losses)):
         bad = [value for value in losses if not math.isfinite(value)]
         if bad:
@@ -86,14 +106,15 @@ def check_loss_decreases(run, profile: GradingProfile) -> LossSummary:
     if not summary.ratio < profile.max_loss_ratio:
         raise CheckFailed(f"The training loss did not decrease enough: {summary.describe()}; the trained "
                           f"detector's must be below {profile.max_loss_ratio:g} times the untrained one's.")
-    _, trained = _evaluations(run)
-    matched = class_matched_map(run.data.ground_truth, trained.detections)
-    if not matched >= profile.min_map:
-        raise CheckFailed(f"The training loss fell ({summary.describe()}), but the trained detector does not tell "
-                          f"the classes apart: on the grader's validation images its mAP@0.5 is {matched:.3f} even "
-                          f"with its labels matched to the classes that suit them best (at least "
-                          f"{profile.min_map:g} is needed). The loss your forward reports does not show what the "
-                          "detector learned.")
+    _, trained, graders = _evaluations(run)
+    for detections, where in ((trained.detections, ""), (graders.detections, f" {GRADERS_VIEW}")):
+        matched = class_matched_map(run.data.ground_truth, detections)
+        if not matched >= profile.min_map:
+            raise CheckFailed(f"The training loss fell ({summary.describe()}), but the trained detector does not "
+                              f"tell the classes apart{where}: on the grader's validation images its mAP@0.5 is "
+                              f"{matched:.3f} even with its labels matched to the classes that suit them best (at "
+                              f"least {profile.min_map:g} is needed). The loss your forward reports does not show "
+                              f"what the detector learned.{_unmatched_note(run) if where else ''}")
     return summary
 
 
@@ -129,10 +150,11 @@ def _as_every_class(found: dict, label: str, classes: list[str]) -> dict:
 # -------------------------------------------------------------------------- mAP
 def map_summary(run) -> MapSummary:
     """Both detectors' ``voc_map.MapResult`` on the secret validation split."""
-    untrained, trained = _evaluations(run)
+    untrained, trained, graders = _evaluations(run)
     evaluate = load_course_module("voc_map").evaluate
     truth = run.data.ground_truth
-    return MapSummary(trained=evaluate(truth, trained.detections), untrained=evaluate(truth, untrained.detections))
+    return MapSummary(trained=evaluate(truth, trained.detections), untrained=evaluate(truth, untrained.detections),
+                      graders=evaluate(truth, graders.detections), unmatched_note=_unmatched_note(run))
 
 
 def check_map(summary: MapSummary, profile: GradingProfile) -> None:
@@ -142,7 +164,11 @@ def check_map(summary: MapSummary, profile: GradingProfile) -> None:
         listed = ", ".join(f"{name} {ap:.2f}" for name, ap in worst)
         raise CheckFailed(f"Validation mAP@0.5 is {result.map:.3f}; at least {profile.min_map:g} is needed "
                           f"(lowest AP: {listed}). A correct detector reaches it with the graded settings.")
+    if not summary.graders.map >= profile.min_map:
+        raise CheckFailed(f"Validation mAP@0.5 is {result.map:.3f} with your detector's own forward, but "
+                          f"{summary.graders.map:.3f} {GRADERS_VIEW} (at least {profile.min_map:g} is needed): "
+                          f"{FROM_THE_WEIGHTS}.{summary.unmatched_note}")
     if not summary.untrained.map < profile.max_untrained_map:
         raise CheckFailed(f"Your detector scores an mAP@0.5 of {summary.untrained.map:.3f} before any training "
-                          f"(at most {profile.max_untrained_map:g} is expected of random weights): the "
-                          "detections must come from the trained weights, not from rules in the code.")
+                          f"(at most {profile.max_untrained_map:g} is expected of random weights): "
+                          f"{FROM_THE_WEIGHTS}.")

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from autograder.notebook.course_files import load_course_module
+from autograder.course.course_files import load_course_module
 from autograder.notebook.grading_profile import GradingProfile
 from synthetic_voc.generator import MARKER_FILENAME, annotation_filename, make_synthetic_dataset
 

@@ -11,7 +11,9 @@ detector from the submission's definitions (probe
 ``trained_detector.evaluate``): one keeps the untrained weights, one loads
 the checkpoint's; each measures the training loss on the grader's batches
 and detects objects in the secret validation images. Their replies are
-untrusted: ``notebook_checks`` validates and judges them in this process.
+untrusted: they are validated here and judged by ``checks.py``. The
+checkpoint's weights are also measured in the grader's own detector
+(``graders_view.py``), where the submission's ``forward`` cannot steer them.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from autograder.notebook.course_files import kernel_course_files, load_course_module
+from autograder.course.course_files import kernel_course_files, load_course_module
 from autograder.errors import InvalidOutput, SubmissionError
 from autograder.notebook.full_run_detector import CHECKPOINT_NAME
 from autograder.notebook.graded_notebook import graded_cells, graded_notebook
+from autograder.notebook.graders_view import layer_inputs, measure_in_graders_detector
 from autograder.notebook.grading_data import GradingData, boxes_as_written, build_grading_data
 from autograder.notebook.grading_profile import CHECKPOINT_FILE, KERNEL_DATA_DIR, GradingProfile
 from autograder.sandbox.client import Sandbox, clean_message
@@ -69,10 +72,14 @@ class NotebookRun:
     failure: str | None  # why the run stopped early (student-facing), None if every cell ran
     wall_s: float
     # Why there is nothing to judge (student-facing): no usable checkpoint, or its evaluation
-    # failed. None when both evaluations exist.
+    # failed. None when the three evaluations exist.
     evaluation_problem: str | None = None
     untrained: DetectorEvaluation | None = None
     trained: DetectorEvaluation | None = None
+    # The trained weights in the grader's own detector (graders_view.py), and its parts whose
+    # layers were placed by registration order because no assignment reproduced the student's.
+    graders: DetectorEvaluation | None = None
+    graders_unmatched: tuple[str, ...] = ()
 
 
 def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profile: GradingProfile, seed: int,
@@ -114,18 +121,25 @@ def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profi
     run, weights = _parse_report(report, description, data, cells, time.monotonic() - started)
     if weights is None:
         return run
+    num_classes = load_course_module("detection_helpers").NUM_CLASSES
+    inputs = layer_inputs(seed, profile.fpn_channels)
     try:
-        untrained = _evaluate(sandbox, None, data, profile, seed, time_factor)
-        trained = _evaluate(sandbox, weights, data, profile, seed, time_factor)
+        untrained, _ = _evaluate(sandbox, None, data, profile, seed, time_factor)
+        trained, report = _evaluate(sandbox, weights, data, profile, seed, time_factor, inputs)
+        view = measure_in_graders_detector(weights, report, inputs, profile.fpn_channels, profile.post_nms_topk,
+                                           num_classes, list(data.loss_images), list(data.loss_boxes),
+                                           data.images, seed)
     except SubmissionError as error:
         problem = f"The grader could not evaluate the detector of your full run: {error}"
         return dataclasses.replace(run, evaluation_problem=problem)
-    return dataclasses.replace(run, untrained=untrained, trained=trained)
+    return dataclasses.replace(run, untrained=untrained, trained=trained,
+                               graders=_parse_evaluation(view.reply, data), graders_unmatched=view.unmatched)
 
 
 def _evaluate(sandbox: Sandbox, weights: dict | None, data: GradingData, profile: GradingProfile, seed: int,
-              time_factor: float) -> DetectorEvaluation:
-    """One detector's losses and detections, measured by a fresh worker."""
+              time_factor: float, inputs: dict | None = None) -> tuple[DetectorEvaluation, dict | None]:
+    """One detector's losses and detections, measured by a fresh worker; with ``inputs``
+    (``graders_view.layer_inputs``) also its layer report (untrusted, unchecked)."""
     reply = sandbox.call(
         EVALUATION_PROBE,
         timeout_s=EVALUATION_TIMEOUT_S * time_factor,
@@ -137,9 +151,10 @@ def _evaluate(sandbox: Sandbox, weights: dict | None, data: GradingData, profile
         loss_boxes=list(data.loss_boxes),
         images=data.images,
         seed=seed,
+        layer_inputs=inputs,
     )
     try:
-        return _parse_evaluation(reply, data)
+        return _parse_evaluation(reply, data), (reply["layers"] if inputs is not None else None)
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidOutput(f"The evaluation of your detector returned something unexpected ({error}).") from None
 

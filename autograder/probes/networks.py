@@ -13,10 +13,9 @@ import torch
 from torch import nn
 
 from autograder.errors import InvalidOutput
-from autograder.layer_evidence import MAX_LEAVES, accepted_weight, leaf_input
-from autograder.sandbox.probe_api import SubmissionModules
+from autograder.layer_evidence import leaf_input, weighted_layers
+from autograder.sandbox.probe_api import SubmissionModules, plain
 from autograder.probes import fakes
-from autograder.probes.definitions import plain
 
 # Stand-ins for the student's definitions, by name (see `isolate`).
 PEERS = {
@@ -51,18 +50,6 @@ def plain_copy(value):
 
 
 # ------------------------------------------------------------ layer evidence
-def weighted_layers(module: nn.Module, skip: tuple = ()) -> list:
-    """(name, layer, its own parameters) of every submodule holding a conv or linear `weight`
-    (`accepted_weight`), in registration order, except those inside the modules of `skip`."""
-    skipped = {id(m) for part in skip if isinstance(part, nn.Module) for m in part.modules()}
-    found = []
-    for name, layer in module.named_modules():
-        if id(layer) in skipped:
-            continue
-        params = dict(layer.named_parameters(recurse=False))
-        if accepted_weight(params.get("weight")):
-            found.append((name, layer, params))
-    return found[:MAX_LEAVES]
 
 
 def leaf_behaviour(module: nn.Module, seed: int, skip: tuple = ()) -> list:

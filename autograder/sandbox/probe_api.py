@@ -97,3 +97,15 @@ def expect_tensor(value: object, what: str, *, ndim: int | None = None) -> torch
     if ndim is not None and value.dim() != ndim:
         raise InvalidOutput(f"{what} returned a tensor of shape {tuple(value.shape)}; expected {ndim} dimensions")
     return value.detach()
+
+def plain(value, what: str):
+    """Detach tensors and move them to the CPU, through dicts, lists, tuples."""
+    if isinstance(value, torch.Tensor):
+        if type(value) not in (torch.Tensor, torch.nn.Parameter):
+            raise InvalidOutput(f"{what} returned a {type(value).__name__}; expected a torch.Tensor")
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {str(k): plain(v, f"{what}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v, f"{what}[{i}]") for i, v in enumerate(value))
+    return value

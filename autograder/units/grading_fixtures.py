@@ -13,7 +13,7 @@ import torch
 
 from autograder.units.case_secret import NO_SECRET_NOTE, case_secret, content_seed
 from autograder.layout import SUBMISSION_FILES
-from autograder.units.reference_solution import load_reference
+from autograder.course.reference_solution import load_reference
 
 
 @pytest.fixture(scope="session")

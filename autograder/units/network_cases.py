@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 from autograder.units.network_weights import sequential_params
-from autograder.units.reference_solution import load_reference
+from autograder.course.reference_solution import load_reference
 from autograder.probes.fakes import FakeBackbone, FakeRPN
 
 STRIDES = {"p3": 8, "p4": 16, "p5": 32}

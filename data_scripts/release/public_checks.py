@@ -107,7 +107,7 @@ def encode_value(value):
 def golden_records() -> List[Tuple[object, dict]]:
     """(case, stored record) for every golden case, from this checkout's grader."""
     from autograder.units.golden_cases import golden_cases
-    from autograder.units.reference_solution import load_reference
+    from autograder.course.reference_solution import load_reference
     from autograder.units.golden_records import load_golden
 
     return list(zip(golden_cases(load_reference()), load_golden()))
@@ -125,7 +125,7 @@ def reference_cases() -> list:
     import torch
 
     from autograder.units.network_cases import second_stage_loss_case
-    from autograder.units.reference_solution import load_reference
+    from autograder.course.reference_solution import load_reference
 
     kwargs, expected, _ = second_stage_loss_case(load_reference(), torch.Generator().manual_seed(REFERENCE_CASE_SEED))
     return [dict(definition="FasterRCNN", name="loss_two_images", probe="networks.faster_rcnn", kwargs=kwargs,

@@ -66,15 +66,19 @@ class RPNPredictionNetwork(nn.Module):  # noqa: F811
     def __init__(self, in_channels: int, stem_channels: List[int], num_anchors: int = 3):
         super().__init__()
         self.num_anchors = num_anchors
-        self.pred_obj = nn.Conv2d(in_channels, num_anchors, 1)
-        self.pred_box = nn.Conv2d(in_channels, 4 * num_anchors, 1)
+        channels = [in_channels] + list(stem_channels)
+        self.stem_rpn = nn.Sequential(*[layer for c_in, c_out in zip(channels, channels[1:])
+                                        for layer in (nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU())])
+        self.pred_obj = nn.Conv2d(channels[-1], num_anchors, 1)
+        self.pred_box = nn.Conv2d(channels[-1], 4 * num_anchors, 1)
 
     def forward(self, feats_per_fpn_level):
         objectness, boxes = {}, {}
         for level, feats in feats_per_fpn_level.items():
             batch = feats.shape[0]
-            objectness[level] = self.pred_obj(feats).permute(0, 2, 3, 1).reshape(batch, -1)
-            boxes[level] = self.pred_box(feats).permute(0, 2, 3, 1).reshape(batch, -1, 4)
+            stem = self.stem_rpn(feats)
+            objectness[level] = self.pred_obj(stem).permute(0, 2, 3, 1).reshape(batch, -1)
+            boxes[level] = self.pred_box(stem).permute(0, 2, 3, 1).reshape(batch, -1, 4)
         return [objectness, boxes]
 
 
@@ -99,7 +103,11 @@ class FasterRCNN(nn.Module):  # noqa: F811
                  batch_size_per_image: int, roi_size: Tuple[int, int] = (7, 7)):
         super().__init__()
         self.backbone, self.rpn, self.num_classes = backbone, rpn, num_classes
-        self.cls_pred = nn.Linear(stem_channels[-1], num_classes + 1)
+        channels = [backbone.out_channels] + list(stem_channels)
+        self.cls_pred = nn.Sequential(*[layer for c_in, c_out in zip(channels, channels[1:])
+                                        for layer in (nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU())],
+                                      nn.Flatten(), nn.Linear(channels[-1] * roi_size[0] * roi_size[1],
+                                                              num_classes + 1))
         self.register_buffer("trained", torch.zeros(()))
 
     def forward(self, images, gt_boxes=None, test_score_thresh=None, test_nms_thresh=None):
