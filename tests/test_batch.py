@@ -94,10 +94,10 @@ def zip_folder(target: Path, source: Path, folder: str = "") -> Path:
 
 
 def solution_notebook(target: Path) -> Path:
-    from data_scripts.release import layout
+    from data_scripts.release import release_paths
     from data_scripts.release.pipeline import run_pipeline
 
-    target.write_bytes(run_pipeline(REPOSITORY).build[layout.SOLUTION_NOTEBOOK])
+    target.write_bytes(run_pipeline(REPOSITORY).build[release_paths.SOLUTION_NOTEBOOK])
     return target
 
 
