@@ -57,7 +57,8 @@ HANG_AT_IMPORT = "while True:  # this submission never finishes importing\n    p
 # Runs a command as a child subreaper and reports what it left behind, as JSON on the last line.
 SUBREAPER_RUNNER = textwrap.dedent("""\
     import json, os, signal, subprocess, sys, time
-    from autograder.sandbox.processes import become_child_subreaper, descendant_pids, kill_descendants, reap_children
+    from autograder.sandbox.process_control import (become_child_subreaper, descendant_pids, kill_descendants,
+                                                    reap_children)
     become_child_subreaper()
     command, interrupt_when = json.loads(sys.argv[1]), sys.argv[2]
     process = subprocess.Popen(command)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.sandbox import confinement, processes, worker
+from autograder.sandbox import confinement, process_control, worker
 from autograder.sandbox import client as sandbox_module
 from autograder.errors import (
     ERROR_CLASS_BY_KIND,
@@ -207,7 +207,7 @@ def test_fork_bomb_is_contained(hostile):
 
     with pytest.raises(Timeout):
         run(hostile, "fork_bomb", timeout_s=SHORT_TIMEOUT_S)
-    assert processes.descendant_pids(hostile.zygote_pid) == set()
+    assert process_control.descendant_pids(hostile.zygote_pid) == set()
     assert run(hostile, "add", 1, 2) == 3
 
 
@@ -215,7 +215,7 @@ def test_background_process_does_not_survive_the_call(hostile):
     daemon = run(hostile, "spawn_daemon")
 
     assert not Path(f"/proc/{daemon}").exists()
-    assert processes.descendant_pids(hostile.zygote_pid) == set()
+    assert process_control.descendant_pids(hostile.zygote_pid) == set()
 
 
 def test_forged_results_have_no_effect(hostile, tmp_path):
@@ -326,8 +326,8 @@ def test_wait_with_timeout_kills_at_the_deadline(monkeypatch, has_pidfd):
     quick = subprocess.Popen(["sh", "-c", "exit 3"])
     slow = subprocess.Popen(["sleep", "30"], start_new_session=True)
 
-    assert processes.wait_with_timeout(quick.pid, 10)[:2] == (3 << 8, False)
-    status, timed_out, _ = processes.wait_with_timeout(slow.pid, 0.2)
+    assert process_control.wait_with_timeout(quick.pid, 10)[:2] == (3 << 8, False)
+    status, timed_out, _ = process_control.wait_with_timeout(slow.pid, 0.2)
     assert timed_out and os.WTERMSIG(status) == 9
 
 
@@ -335,12 +335,12 @@ def test_wait_with_timeout_kills_at_the_deadline(monkeypatch, has_pidfd):
 def test_every_process_of_a_sandbox_uid_can_be_killed():
     uid = 3_000_000 + secrets.randbelow(1_000_000)
     sleepers = [subprocess.Popen(["sleep", "60"], user=uid, group=uid, extra_groups=[]) for _ in range(3)]
-    assert processes.uid_in_use(uid)
+    assert process_control.uid_in_use(uid)
 
-    processes.kill_all_processes_of_uid(uid)
+    process_control.kill_all_processes_of_uid(uid)
 
     assert [sleeper.wait(timeout=10) for sleeper in sleepers] == [-9, -9, -9]
-    assert not processes.uid_in_use(uid)
+    assert not process_control.uid_in_use(uid)
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="only root can protect the grader from its own uid")
@@ -450,7 +450,7 @@ def test_hints_never_run_on_values_far_larger_than_expected():
 NON_ROOT_SCRIPT = textwrap.dedent('''\
     import json, sys, torch
     from autograder.sandbox.client import Sandbox
-    from autograder.sandbox import processes
+    from autograder.sandbox import process_control
     from autograder.errors import Crashed, Timeout
 
     def run(sandbox, name, *args, timeout_s=None):
@@ -467,7 +467,7 @@ NON_ROOT_SCRIPT = textwrap.dedent('''\
         daemon = run(sandbox, "spawn_daemon")
         report["daemon_gone"] = not __import__("os").path.exists(f"/proc/{daemon}")
         report["fork"] = run(sandbox, "fork_until_refused")
-        report["leftovers"] = sorted(processes.descendant_pids(sandbox.zygote_pid))
+        report["leftovers"] = sorted(process_control.descendant_pids(sandbox.zygote_pid))
         try:
             run(sandbox, "kill_parent")
         except Crashed:
