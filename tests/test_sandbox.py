@@ -4,7 +4,7 @@ One hostile submission holds every runtime attack: the functions of
 ``sandbox_calls/`` and the graded corpus's attacks that act only when called
 (``CALLED_ATTACKS``, each renamed after itself) are concatenated into its
 two_stage_detector.py.  Import-time attacks each get their own submission.
-Functions are called through the generic ``example.call_definition`` probe.
+Functions are called through the generic ``raw_calls.call_definition`` probe.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def hostile(tmp_path_factory) -> Sandbox:
 
 
 def run(sandbox: Sandbox, name: str, *args, timeout_s: float | None = None, **kwargs):
-    return sandbox.call("example.call_definition", timeout_s=timeout_s, name=name, args=list(args), kwargs=kwargs)["value"]
+    return sandbox.call("raw_calls.call_definition", timeout_s=timeout_s, name=name, args=list(args), kwargs=kwargs)["value"]
 
 
 # ------------------------------------------------------------------ normal
@@ -152,7 +152,7 @@ def test_missing_definition_suggests_close_names(hostile):
     with pytest.raises(MissingDefinition, match=r"`nmss` is not defined.*Did you mean: nms"):
         run(hostile, "nmss")
     with pytest.raises(MissingDefinition, match=r"`iou` is not defined in two_stage_detector\.py"):
-        hostile.call("example.call_iou", boxes1=torch.zeros(1, 4), boxes2=torch.zeros(1, 4))
+        hostile.call("raw_calls.call_iou", boxes1=torch.zeros(1, 4), boxes2=torch.zeros(1, 4))
 
 
 def test_student_exception_points_at_student_line(hostile):
@@ -369,9 +369,9 @@ def test_grader_misuse_is_not_blamed_on_the_student(hostile):
     with pytest.raises(ValueError, match="module.function"):
         hostile.call("call_definition")
     with pytest.raises(SandboxError, match="unknown probe"):
-        hostile.call("example.no_such_probe")
+        hostile.call("raw_calls.no_such_probe")
     with pytest.raises(TypeError, match="cannot send"):
-        hostile.call("example.call_definition", name="add", args=[object()])
+        hostile.call("raw_calls.call_definition", name="add", args=[object()])
 
 
 @pytest.mark.parametrize("error_class", PROBE_ERRORS, ids=lambda cls: cls.__name__)
@@ -408,7 +408,7 @@ def broken_on_import(tmp_path_factory) -> dict[str, Sandbox]:
 ])
 def test_import_time_failures_name_file_and_line(broken_on_import, attack, expected):
     with pytest.raises(SubmissionImportError, match=expected):
-        broken_on_import[attack].call("example.call_iou", boxes1=torch.zeros(1, 4), boxes2=torch.zeros(1, 4))
+        broken_on_import[attack].call("raw_calls.call_iou", boxes1=torch.zeros(1, 4), boxes2=torch.zeros(1, 4))
 
 
 def test_zygote_that_cannot_start_is_a_grader_failure(tmp_path, monkeypatch):
@@ -421,9 +421,9 @@ def test_zygote_that_cannot_start_is_a_grader_failure(tmp_path, monkeypatch):
 
     for _ in range(sandbox_module.MAX_FAILED_STARTS):
         with pytest.raises(SandboxError, match="failed to start(.|\n)*cannot import torch"):
-            sandbox.call("example.call_definition", name="iou", args=[1, 2])
+            sandbox.call("raw_calls.call_definition", name="iou", args=[1, 2])
     with pytest.raises(SandboxError, match="giving up"):
-        sandbox.call("example.call_definition", name="iou", args=[1, 2])
+        sandbox.call("raw_calls.call_definition", name="iou", args=[1, 2])
     sandbox.close()
 
 
@@ -454,7 +454,7 @@ NON_ROOT_SCRIPT = textwrap.dedent('''\
     from autograder.errors import Crashed, Timeout
 
     def run(sandbox, name, *args, timeout_s=None):
-        return sandbox.call("example.call_definition", timeout_s=timeout_s, name=name, args=list(args))["value"]
+        return sandbox.call("raw_calls.call_definition", timeout_s=timeout_s, name=name, args=list(args))["value"]
 
     report = {}
     with Sandbox(sys.argv[1], max_processes=16) as sandbox:
