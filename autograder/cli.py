@@ -4,8 +4,9 @@ every submission of a folder into a gradebook, see batch/class_batch.py; ``merge
 the outputs of ``batch --shard K/N``, see batch/shards.py; ``similarity``:
 a similarity report of a class, see batch/similarity.py).
 
-``grade`` runs one grading in this process (``grading_run.grade_submission``)
-and exits with its status.
+``grade`` builds the run's options (``grading_run.RunOptions``), runs one
+grading in this process (``grading_run.grade_submission``) and exits with its
+status.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from autograder import demo
 from autograder.batch.class_batch import add_batch_parser, run_batch_from_args
 from autograder.batch.shards import add_merge_parser, run_merge_from_args
-from autograder.grading_run import grade_submission
+from autograder.grading_run import RunOptions, grade_submission
 from autograder.batch.similarity import add_similarity_parser, run_similarity
 from autograder.stages import UNIT_STAGE_NAMES
 
@@ -47,6 +48,5 @@ def main(argv: list[str] | None = None) -> int:
         return run_merge_from_args(args)
     if args.command == "similarity":
         return run_similarity(args.submissions, args.out)
-    return grade_submission(args.submission, args.out, units_only=args.units_only, protect=args.protect,
-                            **({"policy": args.policy} if args.policy else {}),
-                            **({"metadata": args.metadata} if args.metadata else {}))
+    return grade_submission(RunOptions.for_grade(args.submission, args.out, units_only=args.units_only,
+                                                 protect=args.protect, policy=args.policy, metadata=args.metadata))

@@ -8,9 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
-from autograder.grading_run import grade_submission
+from autograder.grading_run import RunOptions, grade_submission
 from autograder.course.reference_solution import REFERENCE_DIR
-from autograder.results.schema import RESULTS_FILE
 
 DEFAULT_OUT = Path("runs/demo")
 
@@ -24,8 +23,9 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     print(f"Grading {args.submission} into {args.out} (all stages) ...", flush=True)
-    status = grade_submission(args.submission, args.out)
-    results_path = args.out / RESULTS_FILE
+    options = RunOptions.for_grade(args.submission, args.out)
+    status = grade_submission(options)
+    results_path = options.results
     if status != 0 or not results_path.is_file():
         return status
     results = json.loads(results_path.read_text())

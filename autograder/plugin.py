@@ -7,15 +7,19 @@ reference solution) or with ``-p autograder.plugin``.
   every graded test: ``n`` points, the graded definitions it exercises
   (``layout.KNOWN_NAMES``), Gradescope visibility.  ``@pytest.mark.stage(name)``
   puts it in a stage other than ``units`` (see ``stages.py``).
-* Options ``--submission PATH`` (folder, .ipynb or .zip; default: the
-  reference folder), ``--results PATH`` (write results.json there),
-  ``--stages a,b`` (default: all), ``--protect DIR`` (repeatable: more
-  directories hidden from student code, on top of ``PROTECTED_DIRS`` and
-  the results directory), ``--policy FILE`` and ``--metadata FILE`` (the
-  staff's grading policy, ``results/grading_policy.py``, and Gradescope's
-  submission metadata it reads: visibility, late penalty, identity).
+* The run's options are one ``grading_run.RunOptions`` (defaults resolved
+  there): ``grading_run.grade_submission`` hands it over in the config's
+  stash; otherwise it is built from the command-line options
+  ``--submission PATH`` (folder, .ipynb or .zip; default: the reference
+  folder), ``--results PATH`` (write results.json there), ``--stages a,b``
+  (default: all), ``--protect DIR`` (repeatable: more directories hidden
+  from student code, on top of ``PROTECTED_DIRS`` and the results
+  directory), ``--policy FILE`` and ``--metadata FILE`` (the staff's grading
+  policy, ``results/grading_policy.py``, and Gradescope's submission
+  metadata it reads: visibility, late penalty, identity).
 * Fixtures ``sandbox`` (session ``Sandbox`` on the normalised submission),
-  ``submission`` (the ``NormalizedSubmission``) and ``points``
+  ``submission`` (the ``NormalizedSubmission``), ``run_options`` (the
+  run's ``RunOptions``) and ``points``
   (``points.award(fraction, note)`` for partial credit; a passing test
   without it earns everything, a failing one what was awarded, else 0).
 
@@ -34,11 +38,11 @@ from pathlib import Path
 
 import pytest
 
-import autograder
+from autograder.grading_run import AUTOGRADER_DIR, REPOSITORY_DIR, RUN_OPTIONS, RunOptions, load_staff_rules
 from autograder.sandbox import grader_memory
 from autograder.intake.bounded_normalization import normalize_upload
 from autograder.errors import SandboxError, SubmissionError, SubmissionFormatError
-from autograder.results.grading_policy import GradingPolicy, PolicyError, load_policy
+from autograder.results.grading_policy import GradingPolicy, PolicyError
 from autograder.layout import KNOWN_NAMES
 from autograder.results.document import TestResult, results_document, score_table, write_results
 from autograder.results.schema import VISIBILITIES
@@ -46,17 +50,14 @@ from autograder.sandbox.client import Sandbox
 from autograder.results.score_policies import apply_policy
 from autograder.stages import DEFAULT_STAGE, STAGE_NAMES
 from autograder.intake.submission import NormalizedSubmission
-from autograder.intake.submission_metadata import MetadataError, SubmissionMetadata, load_metadata
+from autograder.intake.submission_metadata import MetadataError, SubmissionMetadata
 
 __all__ = [
     "pytest_addoption", "pytest_configure", "pytest_sessionstart", "pytest_collection_modifyitems",
     "pytest_runtest_setup", "pytest_runtest_makereport", "pytest_sessionfinish", "pytest_terminal_summary",
-    "sandbox", "submission", "staff_notes", "points", "PointsAward",
+    "sandbox", "submission", "staff_notes", "run_options", "points", "PointsAward",
 ]
 
-AUTOGRADER_DIR = Path(autograder.__file__).resolve().parent
-REPOSITORY_DIR = AUTOGRADER_DIR.parent
-DEFAULT_SUBMISSION = REPOSITORY_DIR / "reference"
 # Directories student code must not read (hidden when root, see README.md).
 # The whole course repository (history, tests, docs) when the grader runs from it, as it must:
 # a pip-installed grader's parent folder is site-packages, which workers need.
@@ -87,13 +88,8 @@ class PointsAward:
 class GradingSession:
     """Per-run state: the submission, its sandbox and every graded test's result."""
 
-    def __init__(
-        self, submission_path: Path, results_path: Path | None, stages: tuple[str, ...], extra_protected: list[Path]
-    ) -> None:
-        self.submission_path = submission_path
-        self.results_path = results_path
-        self.stages = stages
-        self.extra_protected = extra_protected
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
         self.isolation_warnings: tuple[str, ...] = ()
         self.staff_notes: list[str] = []  # measurements for staff (machine speed): terminal only, never results.json
         self.started = time.monotonic()
@@ -118,15 +114,15 @@ class GradingSession:
         grader_memory.limit_own_memory(self.memory_mb)
         self._workdir = tempfile.mkdtemp(prefix="autograder-submission-")
         try:
-            self.submission = normalize_upload(self.submission_path, Path(self._workdir))
+            self.submission = normalize_upload(self.options.submission, Path(self._workdir))
         except SubmissionFormatError as error:
             self.submission_error = error
             return
         except SandboxError as error:  # the grader's own failure: staff must look
             self.sandbox_error = error
             return
-        protected = list(PROTECTED_DIRS) + self.extra_protected
-        protected += [self.results_path.parent] if self.results_path else []
+        protected = list(PROTECTED_DIRS) + list(self.options.protect)
+        protected += [self.options.results.parent] if self.options.results else []
         try:
             self._sandbox = Sandbox(self.submission.root, protected_paths=protected)
         except (SubmissionError, SandboxError, OSError) as error:
@@ -216,10 +212,11 @@ def assertion_text(error: AssertionError) -> str:
 # ---------------------------------------------------------------------- hooks
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("autograder")
-    group.addoption("--submission", default=str(DEFAULT_SUBMISSION),
+    # Defaults live in grading_run.RunOptions: an option left out is None here (see options_from_command_line).
+    group.addoption("--submission", default=None,
                     help="folder, .ipynb or .zip to grade (default: the reference solution)")
     group.addoption("--results", default=None, help="write Gradescope's results.json to this path")
-    group.addoption("--stages", default=",".join(STAGE_NAMES),
+    group.addoption("--stages", default=None,
                     help=f"comma-separated grading stages to run (default: all of {', '.join(STAGE_NAMES)})")
     group.addoption("--protect", action="append", default=[], metavar="PATH",
                     help="another directory student code must not read, e.g. golden fixtures (repeatable)")
@@ -241,24 +238,25 @@ def register_markers(config: pytest.Config) -> None:
         config.addinivalue_line("markers", marker)
 
 
+def options_from_command_line(config: pytest.Config) -> RunOptions:
+    """``pytest autograder --submission ... --results ...``: the options given; ``RunOptions`` fills in the rest."""
+    given = {name: Path(config.getoption(name)) for name in ("submission", "results", "policy", "metadata")
+             if config.getoption(name) is not None}
+    if config.getoption("stages") is not None:
+        given["stages"] = tuple(name.strip() for name in config.getoption("stages").split(",") if name.strip())
+    given["protect"] = tuple(Path(path) for path in config.getoption("protect"))
+    try:
+        return RunOptions(**given)
+    except ValueError as error:  # an unknown stage
+        raise pytest.UsageError(f"--stages: {error}") from None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     register_markers(config)
-    stages = tuple(name.strip() for name in config.getoption("stages").split(",") if name.strip())
-    unknown = sorted(set(stages) - set(STAGE_NAMES))
-    if unknown:
-        raise pytest.UsageError(f"--stages: unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGE_NAMES)}")
-    results = config.getoption("results")
-    grading = GradingSession(
-        Path(config.getoption("submission")),
-        Path(results).resolve() if results else None,
-        stages,
-        [Path(path).resolve() for path in config.getoption("protect")],
-    )
-    policy_path, metadata_path = config.getoption("policy"), config.getoption("metadata")
+    options = config.stash.get(RUN_OPTIONS, None) or options_from_command_line(config)
+    grading = GradingSession(options)
     try:
-        grading.policy = load_policy(Path(policy_path) if policy_path else None)
-        if metadata_path and grading.policy.needs_metadata:
-            grading.metadata = load_metadata(Path(metadata_path))
+        grading.policy, grading.metadata = load_staff_rules(options)
     except (PolicyError, MetadataError) as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[_SESSION] = grading
@@ -276,7 +274,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         stage = stage_marker.args[0] if stage_marker and stage_marker.args else DEFAULT_STAGE
         if stage not in STAGE_NAMES:
             problems.append(f"{item.nodeid}: unknown stage {stage!r}")
-        if stage not in grading.stages:
+        if stage not in grading.options.stages:
             deselected.append(item)
             continue
         selected.append(item)
@@ -311,8 +309,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     grading = session.config.stash[_SESSION]
     document = grading.finish()
-    if grading.results_path is not None:
-        write_results(grading.results_path, document)
+    if grading.options.results is not None:
+        write_results(grading.options.results, document)
     if grading.grader_failures or grading.sandbox_error is not None:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
@@ -328,8 +326,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(warning, red=True)
     for note in grading.staff_notes:
         terminalreporter.write_line(f"staff: {note}")
-    if grading.results_path is not None:
-        terminalreporter.write_line(f"results: {grading.results_path}")
+    if grading.options.results is not None:
+        terminalreporter.write_line(f"results: {grading.options.results}")
 
 
 # ------------------------------------------------------------------- fixtures
@@ -350,6 +348,12 @@ def sandbox(request: pytest.FixtureRequest) -> Sandbox:
 def staff_notes(request: pytest.FixtureRequest) -> list[str]:
     """Lines for the staff's terminal output, never for the student's results."""
     return request.config.stash[_SESSION].staff_notes
+
+
+@pytest.fixture(scope="session")
+def run_options(request: pytest.FixtureRequest) -> RunOptions:
+    """The run's options (where results.json goes, which stages run, ...)."""
+    return request.config.stash[_SESSION].options
 
 
 @pytest.fixture

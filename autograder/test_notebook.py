@@ -39,10 +39,9 @@ def notebook_run(sandbox, submission, submission_seed, staff_notes) -> NotebookR
 
 
 @pytest.fixture(scope="module")
-def artifacts_dir(request) -> Path | None:
-    """The results.json folder (None without --results)."""
-    results = request.config.getoption("results")
-    return Path(results).resolve().parent if results else None
+def artifacts_dir(run_options) -> Path | None:
+    """The results.json folder (None when the run writes no results.json)."""
+    return run_options.results.parent if run_options.results is not None else None
 
 
 @pytest.mark.stage("notebook")

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.sandbox.processes import descendant_pids
+from autograder.sandbox.process_control import descendant_pids
 
 SAMPLE_S = 0.05
 KIB_PER_MIB = 1024

@@ -22,7 +22,7 @@ import nbformat
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 from autograder.notebook.parameters import inject_parameters
-from data_scripts.release import layout
+from data_scripts.release import release_paths
 from data_scripts.release.kernel import execute_notebook
 from data_scripts.release.pipeline import run_pipeline
 from synthetic_voc.generator import make_synthetic_dataset
@@ -75,7 +75,7 @@ def run_solution_notebook(work: Path, python: str = sys.executable) -> nbformat.
         nbclient.exceptions.CellTimeoutError: a cell ran over `CELL_TIMEOUT_S`.
     """
     data_dir = make_synthetic_dataset(work / "data", num_train=NUM_TRAIN, num_val=NUM_VAL, seed=0)
-    solution = run_pipeline(ROOT).build[layout.SOLUTION_NOTEBOOK].decode("utf-8")
+    solution = run_pipeline(ROOT).build[release_paths.SOLUTION_NOTEBOOK].decode("utf-8")
     notebook = inject_parameters(nbformat.reads(solution, as_version=4),
                                  headless_parameters(data_dir, work / "outputs"))
     return execute_notebook(notebook, cwd=work, env=KERNEL_ENV, cell_timeout_s=CELL_TIMEOUT_S, python=python)

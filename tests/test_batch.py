@@ -57,7 +57,8 @@ HANG_AT_IMPORT = "while True:  # this submission never finishes importing\n    p
 # Runs a command as a child subreaper and reports what it left behind, as JSON on the last line.
 SUBREAPER_RUNNER = textwrap.dedent("""\
     import json, os, signal, subprocess, sys, time
-    from autograder.sandbox.processes import become_child_subreaper, descendant_pids, kill_descendants, reap_children
+    from autograder.sandbox.process_control import (become_child_subreaper, descendant_pids, kill_descendants,
+                                                    reap_children)
     become_child_subreaper()
     command, interrupt_when = json.loads(sys.argv[1]), sys.argv[2]
     process = subprocess.Popen(command)
@@ -94,10 +95,10 @@ def zip_folder(target: Path, source: Path, folder: str = "") -> Path:
 
 
 def solution_notebook(target: Path) -> Path:
-    from data_scripts.release import layout
+    from data_scripts.release import release_paths
     from data_scripts.release.pipeline import run_pipeline
 
-    target.write_bytes(run_pipeline(REPOSITORY).build[layout.SOLUTION_NOTEBOOK])
+    target.write_bytes(run_pipeline(REPOSITORY).build[release_paths.SOLUTION_NOTEBOOK])
     return target
 
 

@@ -34,14 +34,14 @@ import pytest
 from autograder.results.schema import load_results
 from autograder.results.toml_compat import tomllib
 from data_scripts.gradescope_bundle import bundle_members, bundle_zip
-from data_scripts.release import layout as release_layout
+from data_scripts.release import release_paths
 from tests.workflow_steps import workflow
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 TEMPLATES = REPOSITORY / "data_scripts" / "templates" / "github"
 STUDENT = TEMPLATES / "student.yml"
 GRADING = TEMPLATES / "grading.yml"
-RELEASE_ARCHIVE = REPOSITORY / release_layout.DEFAULT_OUT_DIR / release_layout.ARCHIVE
+RELEASE_ARCHIVE = REPOSITORY / release_paths.DEFAULT_OUT_DIR / release_paths.ARCHIVE
 SUBMISSION_FILES = ("common.py", "two_stage_detector.py")
 GITHUB_BASH = ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail"]
 API = "https://api.github.test"
@@ -236,7 +236,7 @@ def student_repository(folder: Path) -> Path:
     """
     folder.mkdir(parents=True)
     members = zipfile.ZipFile(RELEASE_ARCHIVE).namelist() if RELEASE_ARCHIVE.is_file() else []
-    top = f"{release_layout.ARCHIVE_FOLDER}/"
+    top = f"{release_paths.ARCHIVE_FOLDER}/"
     if f"{top}checks.py" in members:
         with zipfile.ZipFile(RELEASE_ARCHIVE) as archive:
             for name in members:

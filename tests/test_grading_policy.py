@@ -283,7 +283,7 @@ def test_run_autograder_passes_gradescopes_metadata_when_there_is_one(tmp_path, 
 
     assert completed.returncode == 0, completed.stderr
     arguments = (tmp_path / "args").read_text().splitlines()
-    received = {}
-    monkeypatch.setattr(cli, "grade_submission", lambda *args, **kwargs: received.update(kwargs) or 0)
+    received = []
+    monkeypatch.setattr(cli, "grade_submission", lambda options: received.append(options) or 0)
     assert cli.main(arguments[2:]) == 0
-    assert received.get("metadata") == (root / "submission_metadata.json" if with_metadata else None)
+    assert received[0].metadata == (root / "submission_metadata.json" if with_metadata else None)

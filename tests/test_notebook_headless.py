@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from autograder.layout import GRADED_DEFINITIONS
-from data_scripts.release import layout
+from data_scripts.release import release_paths
 from data_scripts.release.kernel import execute_notebook
 from autograder.notebook.parameters import inject_parameters
 from data_scripts.student_environment import (
@@ -124,7 +124,7 @@ def test_student_notebook_runs_up_to_the_first_todo(tmp_path):
     from nbclient.exceptions import CellExecutionError
 
     data_dir = make_synthetic_dataset(tmp_path / "data", num_train=2, num_val=1, seed=0)
-    notebook = nbformat.read(ROOT / layout.STUDENT_NOTEBOOK, as_version=4)
+    notebook = nbformat.read(ROOT / release_paths.STUDENT_NOTEBOOK, as_version=4)
     notebook = inject_parameters(notebook, headless_parameters(data_dir, tmp_path / "outputs"))
     with pytest.raises(CellExecutionError) as raised:
         execute_notebook(notebook, cwd=tmp_path, env=KERNEL_ENV, cell_timeout_s=CELL_TIMEOUT_S)

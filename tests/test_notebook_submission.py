@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from data_scripts.release import layout
+from data_scripts.release import release_paths
 from data_scripts.release.pipeline import run_pipeline
 
 
@@ -20,7 +20,7 @@ def grade(submission, out_dir):
 
 def test_the_solution_notebook_earns_every_unit_point(tmp_path):
     notebook = tmp_path / "two_stage_detector.ipynb"
-    notebook.write_bytes(run_pipeline().build[layout.SOLUTION_NOTEBOOK])
+    notebook.write_bytes(run_pipeline().build[release_paths.SOLUTION_NOTEBOOK])
     results = grade(notebook, tmp_path / "out")
     lost = {t["name"]: t["output"][:300] for t in results["tests"] if t["score"] < t["max_score"]}
     assert not lost, lost

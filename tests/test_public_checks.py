@@ -22,7 +22,7 @@ import torch
 from autograder.units.golden_cases import golden_cases
 from autograder.course.reference_solution import load_reference
 from autograder.units.golden_records import load_golden
-from data_scripts.release import layout, public_checks
+from data_scripts.release import public_checks, release_paths
 from data_scripts.release.archive import read_archive
 from data_scripts.release.leaks import find_leaks, solution_lines
 from data_scripts.release.pipeline import run_pipeline
@@ -53,10 +53,10 @@ def release():
 def unpacked(release, tmp_path_factory):
     """The student release, unpacked: the folder students work in."""
     out = tmp_path_factory.mktemp("release")
-    for name, data in read_archive(release.build[layout.ARCHIVE]).items():
+    for name, data in read_archive(release.build[release_paths.ARCHIVE]).items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_bytes(data)
-    return out / layout.ARCHIVE_FOLDER
+    return out / release_paths.ARCHIVE_FOLDER
 
 
 def run_checks_cli(unpacked: Path, folder: Path, *args):
@@ -271,10 +271,10 @@ def test_the_release_ships_no_grader_or_reference_import(unpacked):
 
 
 def test_the_leak_check_reads_the_strings_of_the_checks_data(release):
-    members = read_archive(release.build[layout.ARCHIVE])
+    members = read_archive(release.build[release_paths.ARCHIVE])
     checked = solution_lines(release.references)
     line = sorted(checked)[0]
-    data_name = f"{layout.ARCHIVE_FOLDER}/checks_data.json"
+    data_name = f"{release_paths.ARCHIVE_FOLDER}/checks_data.json"
     document = json.loads(members[data_name])
     document["cases"][0]["name"] = f"innocent\n{line}"
     leaks = find_leaks({data_name: json.dumps(document).encode()}, checked)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from data_scripts.release.errors import SourceError
 from data_scripts.release.markers import Region, find_regions
+from data_scripts.release.release_errors import SourceError
 
 PATH = "reference/example.py"
 

@@ -14,20 +14,20 @@ from pathlib import Path
 import pytest
 
 from autograder.units.points_table import points_table_markdown
-from data_scripts.release import layout, public_checks
+from data_scripts.release import public_checks, release_paths
 from data_scripts.release.archive import build_archive, read_archive
-from data_scripts.release.errors import SourceError
 from data_scripts.release.generated_text import expand_placeholders, fill_blocks, strip_block_markers
 from data_scripts.release.leaks import LeakError, assert_no_leaks, find_leaks, is_trivial, solution_lines
 from data_scripts.release.pipeline import STEPS, drifted_files, run_pipeline, unshippable
+from data_scripts.release.release_errors import SourceError
 from data_scripts.release.settings import ReleaseSettings, find_unshippable
 from data_scripts.release.stubs import header_line
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCES = [f"reference/{m}" for m in layout.MODULES]
-GENERATED = [f"student/{m}" for m in layout.MODULES] + ["notebooks/two_stage_detector.ipynb",
+REFERENCES = [f"reference/{m}" for m in release_paths.MODULES]
+GENERATED = [f"student/{m}" for m in release_paths.MODULES] + ["notebooks/two_stage_detector.ipynb",
                                                        public_checks.CHECKS_MODULE, public_checks.CHECKS_DATA]
-GENERATED += list(layout.GENERATED_PASSAGE_FILES)  # README.md, student/README.md: their generated blocks
+GENERATED += list(release_paths.GENERATED_PASSAGE_FILES)  # README.md, student/README.md: their generated blocks
 ARCHIVE_MEMBERS = {
     "two_stage_detector/two_stage_detector.ipynb",
     "two_stage_detector/common.py",
@@ -49,8 +49,9 @@ def release():
 @pytest.fixture
 def repo_copy(tmp_path):
     """The files the pipeline reads and writes, copied into a scratch root."""
-    paths = REFERENCES + GENERATED + [layout.NOTEBOOK_TEMPLATE, layout.RELEASE_SETTINGS, *layout.SHIPPED_FILES,
-                                      public_checks.TEMPLATE, *public_checks.VENDORED_MODULES]
+    paths = REFERENCES + GENERATED + [release_paths.NOTEBOOK_TEMPLATE, release_paths.RELEASE_SETTINGS,
+                                      *release_paths.SHIPPED_FILES, public_checks.TEMPLATE,
+                                      *public_checks.VENDORED_MODULES]
     for path in paths:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / path, tmp_path / path)
@@ -151,11 +152,11 @@ def test_archive_holds_exactly_the_student_files(release):
     members = read_archive(release.build["student_release.zip"])
     assert set(members) == ARCHIVE_MEMBERS
     assert members["two_stage_detector/two_stage_detector.ipynb"] == (ROOT / GENERATED[2]).read_bytes()
-    for module in layout.MODULES:
+    for module in release_paths.MODULES:
         assert members[f"two_stage_detector/{module}"] == (ROOT / "student" / module).read_bytes()
     for path in (public_checks.CHECKS_MODULE, public_checks.CHECKS_DATA):
         assert members[f"two_stage_detector/{Path(path).name}"] == (ROOT / path).read_bytes()
-    for path in layout.SHIPPED_FILES:
+    for path in release_paths.SHIPPED_FILES:
         # Shipped as written, except that generated blocks lose their marker lines.
         shipped = strip_block_markers((ROOT / path).read_text(encoding="utf-8")).encode("utf-8")
         assert members[f"two_stage_detector/{Path(path).name}"] == shipped
@@ -227,7 +228,7 @@ def test_a_solution_line_in_a_notebook_cell_is_caught(release):
 
 
 def test_a_solution_line_in_the_template_fails_the_build(repo_copy):
-    template = repo_copy / layout.NOTEBOOK_TEMPLATE
+    template = repo_copy / release_paths.NOTEBOOK_TEMPLATE
     doctor_one_line(template, "print(\"Relative error:\", rel_error(expected_iou, result_iou))",
                     "inter = wh[..., 0] * wh[..., 1]  # [M,N]\nprint(\"Relative error:\", rel_error(expected_iou, result_iou))")
     done = run_cli("--check", "--root", str(repo_copy))
@@ -251,7 +252,7 @@ def test_the_archive_is_not_built_while_a_placeholder_is_left(repo_copy, tmp_pat
 
 def test_a_configured_release_builds_with_its_colab_link(repo_copy, tmp_path):
     settings = {"colab_repository": "cs-course/detector-2027", "colab_branch": "spring"}
-    (repo_copy / layout.RELEASE_SETTINGS).write_text(json.dumps(settings))
+    (repo_copy / release_paths.RELEASE_SETTINGS).write_text(json.dumps(settings))
     done = run_cli("--root", str(repo_copy), "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     notebook = read_archive((tmp_path / "out" / "student_release.zip").read_bytes())[
@@ -263,7 +264,7 @@ def test_a_configured_release_builds_with_its_colab_link(repo_copy, tmp_path):
 
 
 def test_bad_release_settings_stop_the_build(repo_copy):
-    (repo_copy / layout.RELEASE_SETTINGS).write_text(json.dumps({"colab_repository": ""}))
+    (repo_copy / release_paths.RELEASE_SETTINGS).write_text(json.dumps({"colab_repository": ""}))
     done = run_cli("--check", "--root", str(repo_copy))
     assert done.returncode == 2
     assert "notebooks/release_settings.json: expected an object with exactly the keys" in done.stderr
@@ -271,8 +272,8 @@ def test_bad_release_settings_stop_the_build(repo_copy):
 
 def test_staff_only_commands_in_a_shipped_file_are_caught():
     members = {"README.md": "x\nrun `python -m data_scripts.synthetic_dataset --out d`\n",
-               "common.py": header_line("reference/common.py", layout.REGENERATE_COMMAND)}
-    allowed = {header_line("reference/common.py", layout.REGENERATE_COMMAND).strip()}
+               "common.py": header_line("reference/common.py", release_paths.REGENERATE_COMMAND)}
+    allowed = {header_line("reference/common.py", release_paths.REGENERATE_COMMAND).strip()}
     assert find_unshippable(members, allowed) == [("README.md", 2, "'data_scripts' is not in the student release")]
 
 

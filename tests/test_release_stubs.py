@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from data_scripts.release import layout
-from data_scripts.release.errors import SourceError
+from data_scripts.release import release_paths
 from data_scripts.release.markers import find_regions
+from data_scripts.release.release_errors import SourceError
 from data_scripts.release.stubs import header_line, make_stub
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ def read(path: str) -> str:
     return (ROOT / path).read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("module", layout.MODULES)
+@pytest.mark.parametrize("module", release_paths.MODULES)
 def test_stub_is_the_reference_with_each_region_replaced_by_a_banner(module):
     reference_path = f"reference/{module}"
     reference = read(reference_path)
@@ -202,7 +202,7 @@ def test_graded_definitions_of_the_stubs_raise_not_implemented():
 def test_every_solution_region_is_covered_by_the_probe():
     """The probe above calls each function that holds a solution region."""
     qualnames = set()
-    for module in layout.MODULES:
+    for module in release_paths.MODULES:
         for line in read(f"student/{module}").splitlines():
             if "raise NotImplementedError(" in line:
                 qualnames.add(line.split('("', 1)[1].split(":", 1)[0])

@@ -6,9 +6,9 @@ import nbformat
 import pytest
 
 from data_scripts.release.definitions import parse_module
-from data_scripts.release.errors import ReleaseError, SourceError
 from data_scripts.release.namespace import Namespace
 from data_scripts.release.notebook import render_notebook
+from data_scripts.release.release_errors import ReleaseError, SourceError
 from data_scripts.release.template import TemplateCell, parse_template
 
 TEMPLATE = "notebooks/example.template.md"

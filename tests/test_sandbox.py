@@ -4,7 +4,7 @@ One hostile submission holds every runtime attack: the functions of
 ``sandbox_calls/`` and the graded corpus's attacks that act only when called
 (``CALLED_ATTACKS``, each renamed after itself) are concatenated into its
 two_stage_detector.py.  Import-time attacks each get their own submission.
-Functions are called through the generic ``example.call_definition`` probe.
+Functions are called through the generic ``raw_calls.call_definition`` probe.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.sandbox import confinement, processes, worker
+from autograder.sandbox import confinement, process_control, worker
 from autograder.sandbox import client as sandbox_module
 from autograder.errors import (
     ERROR_CLASS_BY_KIND,
@@ -96,7 +96,7 @@ def hostile(tmp_path_factory) -> Sandbox:
 
 
 def run(sandbox: Sandbox, name: str, *args, timeout_s: float | None = None, **kwargs):
-    return sandbox.call("example.call_definition", timeout_s=timeout_s, name=name, args=list(args), kwargs=kwargs)["value"]
+    return sandbox.call("raw_calls.call_definition", timeout_s=timeout_s, name=name, args=list(args), kwargs=kwargs)["value"]
 
 
 # ------------------------------------------------------------------ normal
@@ -152,7 +152,7 @@ def test_missing_definition_suggests_close_names(hostile):
     with pytest.raises(MissingDefinition, match=r"`nmss` is not defined.*Did you mean: nms"):
         run(hostile, "nmss")
     with pytest.raises(MissingDefinition, match=r"`iou` is not defined in two_stage_detector\.py"):
-        hostile.call("example.call_iou", boxes1=torch.zeros(1, 4), boxes2=torch.zeros(1, 4))
+        hostile.call("raw_calls.call_iou", boxes1=torch.zeros(1, 4), boxes2=torch.zeros(1, 4))
 
 
 def test_student_exception_points_at_student_line(hostile):
@@ -207,7 +207,7 @@ def test_fork_bomb_is_contained(hostile):
 
     with pytest.raises(Timeout):
         run(hostile, "fork_bomb", timeout_s=SHORT_TIMEOUT_S)
-    assert processes.descendant_pids(hostile.zygote_pid) == set()
+    assert process_control.descendant_pids(hostile.zygote_pid) == set()
     assert run(hostile, "add", 1, 2) == 3
 
 
@@ -215,7 +215,7 @@ def test_background_process_does_not_survive_the_call(hostile):
     daemon = run(hostile, "spawn_daemon")
 
     assert not Path(f"/proc/{daemon}").exists()
-    assert processes.descendant_pids(hostile.zygote_pid) == set()
+    assert process_control.descendant_pids(hostile.zygote_pid) == set()
 
 
 def test_forged_results_have_no_effect(hostile, tmp_path):
@@ -326,8 +326,8 @@ def test_wait_with_timeout_kills_at_the_deadline(monkeypatch, has_pidfd):
     quick = subprocess.Popen(["sh", "-c", "exit 3"])
     slow = subprocess.Popen(["sleep", "30"], start_new_session=True)
 
-    assert processes.wait_with_timeout(quick.pid, 10)[:2] == (3 << 8, False)
-    status, timed_out, _ = processes.wait_with_timeout(slow.pid, 0.2)
+    assert process_control.wait_with_timeout(quick.pid, 10)[:2] == (3 << 8, False)
+    status, timed_out, _ = process_control.wait_with_timeout(slow.pid, 0.2)
     assert timed_out and os.WTERMSIG(status) == 9
 
 
@@ -335,12 +335,12 @@ def test_wait_with_timeout_kills_at_the_deadline(monkeypatch, has_pidfd):
 def test_every_process_of_a_sandbox_uid_can_be_killed():
     uid = 3_000_000 + secrets.randbelow(1_000_000)
     sleepers = [subprocess.Popen(["sleep", "60"], user=uid, group=uid, extra_groups=[]) for _ in range(3)]
-    assert processes.uid_in_use(uid)
+    assert process_control.uid_in_use(uid)
 
-    processes.kill_all_processes_of_uid(uid)
+    process_control.kill_all_processes_of_uid(uid)
 
     assert [sleeper.wait(timeout=10) for sleeper in sleepers] == [-9, -9, -9]
-    assert not processes.uid_in_use(uid)
+    assert not process_control.uid_in_use(uid)
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="only root can protect the grader from its own uid")
@@ -369,9 +369,9 @@ def test_grader_misuse_is_not_blamed_on_the_student(hostile):
     with pytest.raises(ValueError, match="module.function"):
         hostile.call("call_definition")
     with pytest.raises(SandboxError, match="unknown probe"):
-        hostile.call("example.no_such_probe")
+        hostile.call("raw_calls.no_such_probe")
     with pytest.raises(TypeError, match="cannot send"):
-        hostile.call("example.call_definition", name="add", args=[object()])
+        hostile.call("raw_calls.call_definition", name="add", args=[object()])
 
 
 @pytest.mark.parametrize("error_class", PROBE_ERRORS, ids=lambda cls: cls.__name__)
@@ -408,7 +408,7 @@ def broken_on_import(tmp_path_factory) -> dict[str, Sandbox]:
 ])
 def test_import_time_failures_name_file_and_line(broken_on_import, attack, expected):
     with pytest.raises(SubmissionImportError, match=expected):
-        broken_on_import[attack].call("example.call_iou", boxes1=torch.zeros(1, 4), boxes2=torch.zeros(1, 4))
+        broken_on_import[attack].call("raw_calls.call_iou", boxes1=torch.zeros(1, 4), boxes2=torch.zeros(1, 4))
 
 
 def test_zygote_that_cannot_start_is_a_grader_failure(tmp_path, monkeypatch):
@@ -421,9 +421,9 @@ def test_zygote_that_cannot_start_is_a_grader_failure(tmp_path, monkeypatch):
 
     for _ in range(sandbox_module.MAX_FAILED_STARTS):
         with pytest.raises(SandboxError, match="failed to start(.|\n)*cannot import torch"):
-            sandbox.call("example.call_definition", name="iou", args=[1, 2])
+            sandbox.call("raw_calls.call_definition", name="iou", args=[1, 2])
     with pytest.raises(SandboxError, match="giving up"):
-        sandbox.call("example.call_definition", name="iou", args=[1, 2])
+        sandbox.call("raw_calls.call_definition", name="iou", args=[1, 2])
     sandbox.close()
 
 
@@ -450,11 +450,11 @@ def test_hints_never_run_on_values_far_larger_than_expected():
 NON_ROOT_SCRIPT = textwrap.dedent('''\
     import json, sys, torch
     from autograder.sandbox.client import Sandbox
-    from autograder.sandbox import processes
+    from autograder.sandbox import process_control
     from autograder.errors import Crashed, Timeout
 
     def run(sandbox, name, *args, timeout_s=None):
-        return sandbox.call("example.call_definition", timeout_s=timeout_s, name=name, args=list(args))["value"]
+        return sandbox.call("raw_calls.call_definition", timeout_s=timeout_s, name=name, args=list(args))["value"]
 
     report = {}
     with Sandbox(sys.argv[1], max_processes=16) as sandbox:
@@ -467,7 +467,7 @@ NON_ROOT_SCRIPT = textwrap.dedent('''\
         daemon = run(sandbox, "spawn_daemon")
         report["daemon_gone"] = not __import__("os").path.exists(f"/proc/{daemon}")
         report["fork"] = run(sandbox, "fork_until_refused")
-        report["leftovers"] = sorted(processes.descendant_pids(sandbox.zygote_pid))
+        report["leftovers"] = sorted(process_control.descendant_pids(sandbox.zygote_pid))
         try:
             run(sandbox, "kill_parent")
         except Crashed:

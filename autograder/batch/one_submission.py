@@ -5,7 +5,7 @@ UPLOAD --out OUT/<id>/.grading``, run from this package's folder, with the
 submissions and output folders protected from student code (``--protect``:
 other students' uploads and results).  It gets its own session and its own
 sandbox.  At the cap, the whole process tree is frozen and killed
-(``process_tree``); the submission is recorded as ``TIMEOUT`` with a
+(``sandbox/tree_kill.py``); the submission is recorded as ``TIMEOUT`` with a
 student-facing message and score 0.  See ``batch_records`` for what is
 written and when it counts as done.
 """
@@ -34,7 +34,7 @@ from autograder.batch.records import (
     start_grading,
 )
 from autograder.batch.submissions import BatchSubmission
-from autograder.sandbox.process_tree import kill_tree
+from autograder.sandbox.tree_kill import kill_tree
 from autograder.results.document import results_document
 from autograder.results.schema import is_valid_results_file
 

@@ -1,7 +1,7 @@
 """Run student code in sandboxed worker processes; judge nothing here.
 
 ``Sandbox(submission_dir)`` starts a zygote (``zygote.py``) that imports torch
-once; ``sandbox.call("example.call_iou", boxes1=a, boxes2=b)`` forks a fresh,
+once; ``sandbox.call("raw_calls.call_iou", boxes1=a, boxes2=b)`` forks a fresh,
 confined worker from it, runs the probe there and returns the probe's dict.
 Student code is never imported in this process; nothing produced by a worker
 is unpickled here (``safe_transfer``).  Every failure becomes a

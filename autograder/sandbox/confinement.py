@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.sandbox import processes, worker_root
+from autograder.sandbox import process_control, worker_root
 from autograder.sandbox.worker_root import Allowlist
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -201,7 +201,7 @@ def write_workdir(workdir: str, files: dict[str, bytes], owner: tuple[int, int] 
 def apply_limits(limits: Limits, sandbox_uid: int | None) -> None:
     """Set RLIMITs; the process count is relative when sharing the grader's uid."""
     if sandbox_uid is None:  # RLIMIT_NPROC counts every task of our uid
-        max_tasks = processes.count_tasks_of_uid(os.getuid()) + limits.max_processes
+        max_tasks = process_control.count_tasks_of_uid(os.getuid()) + limits.max_processes
     else:
         max_tasks = limits.max_processes
     mib = 1024 * 1024

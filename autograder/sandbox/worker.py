@@ -22,7 +22,7 @@ from typing import Callable, NoReturn
 
 import torch
 
-from autograder.sandbox import confinement, processes, safe_transfer, student_traceback, worker_root
+from autograder.sandbox import confinement, process_control, safe_transfer, student_traceback, worker_root
 from autograder.errors import KIND_BY_ERROR_CLASS, PROBE_ERRORS
 from autograder.sandbox.probe_api import SubmissionModules
 
@@ -80,8 +80,8 @@ def _confine(setup: WorkerSetup, call_id: int, input_fd: int, result_fd: int, ou
     confinement.apply_limits(setup.limits, uid)
     if uid is not None:
         confinement.drop_privileges(uid)
-    processes.die_with_parent()
-    processes.forbid_new_privileges()
+    process_control.die_with_parent()
+    process_control.forbid_new_privileges()
     os.chdir(workdir)
     _reset_environment(workdir)
     torch.set_num_threads(1)

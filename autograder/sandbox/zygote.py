@@ -41,7 +41,7 @@ from typing import Callable
 import torch  # noqa: F401 - imported once here so forked workers start warm
 import torchvision  # noqa: F401
 
-from autograder.sandbox import confinement, control_channel, processes, uid_lease, worker, worker_root
+from autograder.sandbox import confinement, control_channel, process_control, uid_lease, worker, worker_root
 
 # Candidate uid ranges for the per-sandbox user (as root): a random uid
 # nobody else uses, so "kill every process of this uid" is safe and
@@ -63,8 +63,8 @@ WORKER_ESCAPED_EXIT_CODE = 70  # worker code returned instead of calling os._exi
 def main(argv: list[str]) -> None:
     sock = socket.socket(fileno=int(argv[1]))
     sys.path[:] = [path for path in sys.path if path not in ("", os.getcwd())]  # autograder: staged_package
-    processes.become_child_subreaper()
-    processes.die_with_parent()
+    process_control.become_child_subreaper()
+    process_control.die_with_parent()
     _preload_modules()
     probes = load_probes()
     _refuse_forbidden_modules()
@@ -150,7 +150,7 @@ def choose_sandbox_uid() -> int:
             held = uid_lease.lease(uid, directory)
             if held is None:
                 continue
-            if processes.uid_in_use(uid):  # leftovers of a grader that died: not ours to reuse
+            if process_control.uid_in_use(uid):  # leftovers of a grader that died: not ours to reuse
                 os.close(held)
                 continue
             _uid_leases.append(held)
@@ -203,8 +203,8 @@ def _handle_call(setup, probes, request: dict, fds: list[int], call_id: int) -> 
             os._exit(WORKER_ESCAPED_EXIT_CODE)
     for fd in fds:
         os.close(fd)
-    status, timed_out, cpu_s = processes.wait_with_timeout(pid, float(request["timeout_s"]))
-    processes.kill_process_group(pid)
+    status, timed_out, cpu_s = process_control.wait_with_timeout(pid, float(request["timeout_s"]))
+    process_control.kill_process_group(pid)
     _clean_up_after_call(setup, workdir=os.path.join(setup.workroot, f"call-{call_id}"))
     exited = status is not None and os.WIFEXITED(status)
     signalled = status is not None and os.WIFSIGNALED(status)
@@ -218,12 +218,12 @@ def _handle_call(setup, probes, request: dict, fds: list[int], call_id: int) -> 
 
 def _clean_up_after_call(setup: worker.WorkerSetup, workdir: str | None) -> None:
     """Kill every process the call left behind and delete its work directory."""
-    processes.kill_descendants(os.getpid())
+    process_control.kill_descendants(os.getpid())
     # Defence in depth: nothing of the sandbox uid can live outside our subtree,
     # but if something does, kill it (the helper fork costs ~20 ms, so check first).
-    if setup.sandbox_uid is not None and processes.uid_in_use(setup.sandbox_uid):
-        processes.kill_all_processes_of_uid(setup.sandbox_uid)
-        processes.kill_descendants(os.getpid())
+    if setup.sandbox_uid is not None and process_control.uid_in_use(setup.sandbox_uid):
+        process_control.kill_all_processes_of_uid(setup.sandbox_uid)
+        process_control.kill_descendants(os.getpid())
     if workdir and os.path.lexists(workdir):
         _remove_tree(workdir)
 

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import layout
-from .errors import ReleaseError
+from . import release_paths
 from .pipeline import drift_message, drifted_files, run_pipeline, unshippable, write_release
+from .release_errors import ReleaseError
 
 EXIT_OK = 0
 EXIT_DRIFT = 1
@@ -35,23 +35,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        help=f"where the build outputs go (default: ROOT/{layout.DEFAULT_OUT_DIR})",
+        help=f"where the build outputs go (default: ROOT/{release_paths.DEFAULT_OUT_DIR})",
     )
     parser.add_argument(
         "--root",
         type=Path,
-        default=layout.REPO_ROOT,
+        default=release_paths.REPO_ROOT,
         help="repository root to read and write (default: this checkout)",
     )
     parser.add_argument(
         "--draft",
         action="store_true",
-        help=f"build even if the release still has placeholders (set them in {layout.RELEASE_SETTINGS}) "
+        help=f"build even if the release still has placeholders (set them in {release_paths.RELEASE_SETTINGS}) "
         "or names staff-only tools; such a build is not for students",
     )
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    out_dir = (args.out or root / layout.DEFAULT_OUT_DIR).resolve()
+    out_dir = (args.out or root / release_paths.DEFAULT_OUT_DIR).resolve()
 
     try:
         release = run_pipeline(root)
@@ -76,7 +76,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"wrote {_shown(path, root)}")
     if not build:
         print(f"release: the student release was not built: it must not hold these (set the values in "
-              f"{layout.RELEASE_SETTINGS}; --draft builds it anyway, for trying it out)", file=sys.stderr)
+              f"{release_paths.RELEASE_SETTINGS}; --draft builds it anyway, for trying it out)", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
 

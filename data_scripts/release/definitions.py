@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .errors import SourceError
+from .release_errors import SourceError
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import re
 from typing import Dict, List, Set
 
 from .definitions import Definition
-from .errors import SourceError
 from .namespace import Namespace
+from .release_errors import SourceError
 
 DIRECTIVE_PREFIX = "# @"
 _IMPORTS = re.compile(r"^# @imports (\w+(?:, \w+)*)$")

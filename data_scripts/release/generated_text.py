@@ -17,8 +17,8 @@ flags a file whose copy is stale:
 import re
 from typing import Callable, Dict
 
-from .errors import SourceError
 from .grading_text import grading_section, points_table
+from .release_errors import SourceError
 from .running_text import running_time_section
 from .settings import ReleaseSettings
 

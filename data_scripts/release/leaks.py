@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Tuple
 
-from .errors import ReleaseError
 from .markers import find_regions
+from .release_errors import ReleaseError
 
 _PUNCTUATION_ONLY = re.compile(r"^(?:[()\[\]{},:;]+\s*(?:#.*)?)?$")
 _KEYWORD_STATEMENTS = frozenset({"pass", "continue", "break", "else:", "try:", "finally:", "return"})

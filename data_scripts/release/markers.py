@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional
 
-from .errors import SourceError
+from .release_errors import SourceError
 
 BEGIN_MARKER = "# BEGIN SOLUTION"
 END_MARKER = "# END SOLUTION"

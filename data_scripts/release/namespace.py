@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Tuple
 
 from .definitions import Definition, ImportedName, ModuleDefinitions
-from .errors import ReleaseError, SourceError
+from .release_errors import ReleaseError, SourceError
 
 # Longest line of the generated import block before a `from` import wraps.
 MAX_IMPORT_LINE = 79

@@ -12,8 +12,8 @@ import nbformat
 from nbformat import NotebookNode
 
 from .directives import DirectiveExpander
-from .errors import SourceError
 from .namespace import Namespace
+from .release_errors import SourceError
 from .template import TemplateCell
 
 NBFORMAT_VERSION = 4

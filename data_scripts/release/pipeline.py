@@ -20,17 +20,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from . import layout
+from . import public_checks, release_paths
 from .archive import build_archive, read_archive
 from .definitions import parse_module
-from .errors import ReleaseError
 from .generated_text import expand_placeholders, fill_blocks, strip_block_markers
 from .leaks import assert_no_leaks
 from .markers import find_regions
 from .namespace import Namespace
-from .settings import ReleaseSettings, find_unshippable, parse_settings
 from .notebook import notebook_text, render_notebook
-from . import public_checks
+from .release_errors import ReleaseError
+from .settings import ReleaseSettings, find_unshippable, parse_settings
 from .stubs import header_line, make_stub
 from .template import TemplateCell, parse_template
 
@@ -57,21 +56,21 @@ class Release:
 
 def read_reference(release: Release) -> None:
     """Read the reference modules and validate their solution markers."""
-    for module in layout.MODULES:
-        path = layout.reference_path(module)
+    for module in release_paths.MODULES:
+        path = release_paths.reference_path(module)
         release.references[path] = release.read(path)
         find_regions(release.references[path], path)
 
 
 def generate_stubs(release: Release) -> None:
     """Replace every solution region by a TODO: student/<module>."""
-    for module in layout.MODULES:
-        reference = layout.reference_path(module)
-        header = header_line(reference, layout.REGENERATE_COMMAND)
+    for module in release_paths.MODULES:
+        reference = release_paths.reference_path(module)
+        header = header_line(reference, release_paths.REGENERATE_COMMAND)
         stub = make_stub(release.references[reference], reference, module, header)
-        release.stubs[layout.stub_path(module)] = stub
-        release.committed[layout.stub_path(module)] = stub
-        release.sources[layout.stub_path(module)] = (reference,)
+        release.stubs[release_paths.stub_path(module)] = stub
+        release.committed[release_paths.stub_path(module)] = stub
+        release.sources[release_paths.stub_path(module)] = (reference,)
 
 
 def generate_public_checks(release: Release) -> None:
@@ -87,14 +86,15 @@ def generate_public_checks(release: Release) -> None:
 
 
 def read_settings(release: Release) -> None:
-    release.settings = parse_settings(release.read(layout.RELEASE_SETTINGS))
+    release.settings = parse_settings(release.read(release_paths.RELEASE_SETTINGS))
 
 
 def read_template(release: Release) -> None:
     """Parse the template; paste the generated passages into its markdown cells."""
-    cells = parse_template(release.read(layout.NOTEBOOK_TEMPLATE), layout.NOTEBOOK_TEMPLATE)
+    cells = parse_template(release.read(release_paths.NOTEBOOK_TEMPLATE), release_paths.NOTEBOOK_TEMPLATE)
     release.template = [
-        replace(cell, source=expand_placeholders(cell.source, layout.NOTEBOOK_TEMPLATE, cell.line, release.settings))
+        replace(cell, source=expand_placeholders(cell.source, release_paths.NOTEBOOK_TEMPLATE, cell.line,
+                                                 release.settings))
         if cell.kind == "markdown" else cell
         for cell in cells
     ]
@@ -102,51 +102,54 @@ def read_template(release: Release) -> None:
 
 def fill_generated_passages(release: Release) -> None:
     """Refill the generated blocks of the Markdown files that have them."""
-    for path in layout.GENERATED_PASSAGE_FILES:
+    for path in release_paths.GENERATED_PASSAGE_FILES:
         release.committed[path] = fill_blocks(release.read(path), path, release.settings)
-        release.sources[path] = (path, layout.GRADER_SOURCES)
+        release.sources[path] = (path, release_paths.GRADER_SOURCES)
 
 
 def _namespace(sources: Dict[str, str], path_of: Callable[[str], str]) -> Namespace:
     """The shared namespace of the modules whose texts are `sources` (by path)."""
-    siblings = [layout.module_name(m) for m in layout.MODULES]
+    siblings = [release_paths.module_name(m) for m in release_paths.MODULES]
     modules = {}
-    for module in layout.MODULES:
+    for module in release_paths.MODULES:
         path = path_of(module)
-        modules[layout.module_name(module)] = parse_module(sources[path], path, siblings)
+        modules[release_paths.module_name(module)] = parse_module(sources[path], path, siblings)
     return Namespace.merge(modules)
 
 
 def render_student_notebook(release: Release) -> None:
     """The template with the stubs' definitions: the committed student notebook."""
-    notebook = render_notebook(release.template, _namespace(release.stubs, layout.stub_path), layout.NOTEBOOK_TEMPLATE)
-    release.committed[layout.STUDENT_NOTEBOOK] = notebook_text(notebook)
-    release.sources[layout.STUDENT_NOTEBOOK] = (layout.NOTEBOOK_TEMPLATE, *release.references, layout.GRADER_SOURCES)
+    notebook = render_notebook(release.template, _namespace(release.stubs, release_paths.stub_path),
+                               release_paths.NOTEBOOK_TEMPLATE)
+    release.committed[release_paths.STUDENT_NOTEBOOK] = notebook_text(notebook)
+    release.sources[release_paths.STUDENT_NOTEBOOK] = (release_paths.NOTEBOOK_TEMPLATE, *release.references,
+                                                       release_paths.GRADER_SOURCES)
 
 
 def render_solution_notebook(release: Release) -> None:
     """The template with the reference's definitions: staff only, build output."""
-    namespace = _namespace(release.references, layout.reference_path)
-    notebook = render_notebook(release.template, namespace, layout.NOTEBOOK_TEMPLATE)
-    release.build[layout.SOLUTION_NOTEBOOK] = notebook_text(notebook).encode("utf-8")
+    namespace = _namespace(release.references, release_paths.reference_path)
+    notebook = render_notebook(release.template, namespace, release_paths.NOTEBOOK_TEMPLATE)
+    release.build[release_paths.SOLUTION_NOTEBOOK] = notebook_text(notebook).encode("utf-8")
 
 
 def package_release(release: Release) -> None:
     """Zip the student notebook, the stubs, the public checks and the shipped helper files."""
-    members = {Path(layout.STUDENT_NOTEBOOK).name: release.committed[layout.STUDENT_NOTEBOOK].encode("utf-8")}
+    notebook_name = Path(release_paths.STUDENT_NOTEBOOK).name
+    members = {notebook_name: release.committed[release_paths.STUDENT_NOTEBOOK].encode("utf-8")}
     for path, stub in release.stubs.items():
         members[Path(path).name] = stub.encode("utf-8")
     for path in (public_checks.CHECKS_MODULE, public_checks.CHECKS_DATA):
         members[Path(path).name] = release.committed[path].encode("utf-8")
-    for path in layout.SHIPPED_FILES:
+    for path in release_paths.SHIPPED_FILES:
         text = strip_block_markers(release.committed[path]) if path in release.committed else release.read(path)
         members[Path(path).name] = text.encode("utf-8")
-    release.build[layout.ARCHIVE] = build_archive(members, layout.ARCHIVE_FOLDER)
+    release.build[release_paths.ARCHIVE] = build_archive(members, release_paths.ARCHIVE_FOLDER)
 
 
 def check_for_leaks(release: Release) -> None:
     """No line of a solution region may be in the archive (as written)."""
-    assert_no_leaks(read_archive(release.build[layout.ARCHIVE]), release.references)
+    assert_no_leaks(read_archive(release.build[release_paths.ARCHIVE]), release.references)
 
 
 def unshippable(release: Release) -> List[str]:
@@ -154,9 +157,10 @@ def unshippable(release: Release) -> List[str]:
     (the stubs' header lines, notes for staff, excepted). The public checks are skipped: they are
     the grader's own modules, vendored and generated, and name its files by nature."""
     vendored = {Path(path).name for path in (public_checks.CHECKS_MODULE, public_checks.CHECKS_DATA)}
-    texts = {name: data.decode("utf-8") for name, data in read_archive(release.build[layout.ARCHIVE]).items()
+    texts = {name: data.decode("utf-8") for name, data in read_archive(release.build[release_paths.ARCHIVE]).items()
              if Path(name).name not in vendored}
-    staff_notes = {header_line(layout.reference_path(m), layout.REGENERATE_COMMAND).strip() for m in layout.MODULES}
+    staff_notes = {header_line(release_paths.reference_path(m), release_paths.REGENERATE_COMMAND).strip()
+                   for m in release_paths.MODULES}
     return [f"{name}:{line}: {what}" for name, line, what in find_unshippable(texts, staff_notes)]
 
 
@@ -174,7 +178,7 @@ STEPS: Tuple[Tuple[str, Callable[[Release], None]], ...] = (
 )
 
 
-def run_pipeline(root: Path = layout.REPO_ROOT) -> Release:
+def run_pipeline(root: Path = release_paths.REPO_ROOT) -> Release:
     """Run every step in order, in memory; the first failing step raises."""
     release = Release(Path(root))
     for _, step in STEPS:
@@ -197,7 +201,7 @@ def drift_message(release: Release, path: str) -> str:
     """Why `path` fails the drift check, and the command that fixes it."""
     return (
         f"{path} differs from what the release pipeline generates from "
-        f"{' + '.join(release.sources[path])}: regenerate it with `{layout.REGENERATE_COMMAND}` "
+        f"{' + '.join(release.sources[path])}: regenerate it with `{release_paths.REGENERATE_COMMAND}` "
         "(generated files are never edited by hand)"
     )
 

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Dict, List, Tuple
 
-from .errors import ReleaseError
+from .release_errors import ReleaseError
 
 TEMPLATE = "data_scripts/release/checks_template.py"
 CHECKS_MODULE = "student/checks.py"

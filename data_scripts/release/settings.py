@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Dict, List, Set, Tuple
 
-from . import layout
-from .errors import ReleaseError
+from . import release_paths
+from .release_errors import ReleaseError
 
 # Text that marks a value staff have not configured yet.
 PLACEHOLDERS = ("COURSE-ORG",)
@@ -32,10 +32,10 @@ class ReleaseSettings:
     @property
     def colab_url(self) -> str:
         return (f"https://colab.research.google.com/github/{self.colab_repository}/blob/"
-                f"{self.colab_branch}/{layout.STUDENT_NOTEBOOK}")
+                f"{self.colab_branch}/{release_paths.STUDENT_NOTEBOOK}")
 
 
-def parse_settings(text: str, path: str = layout.RELEASE_SETTINGS) -> ReleaseSettings:
+def parse_settings(text: str, path: str = release_paths.RELEASE_SETTINGS) -> ReleaseSettings:
     try:
         values = json.loads(text)
     except ValueError as error:
@@ -56,7 +56,7 @@ def find_unshippable(members: Dict[str, str], allowed_lines: Set[str]) -> List[T
         for number, line in enumerate(text.splitlines(), start=1):
             for word in PLACEHOLDERS:
                 if word in line:
-                    found.append((name, number, f"placeholder {word!r}: set it in {layout.RELEASE_SETTINGS}"))
+                    found.append((name, number, f"placeholder {word!r}: set it in {release_paths.RELEASE_SETTINGS}"))
             for word in STAFF_ONLY_REFERENCES:
                 if word in line and line.strip() not in allowed_lines:
                     found.append((name, number, f"{word!r} is not in the student release"))

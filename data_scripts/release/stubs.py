@@ -16,8 +16,8 @@ import json
 from collections import Counter
 from typing import List
 
-from .errors import SourceError
 from .markers import Region, find_regions
+from .release_errors import SourceError
 
 BANNER_RULE = "#" * 70
 BANNER_START = "#                            START YOUR CODE                         #"

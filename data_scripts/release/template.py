@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Tuple
 
-from .errors import SourceError
+from .release_errors import SourceError
 
 CODE_CELL_OPEN = "```{code-cell} ipython3"
 CODE_CELL_CLOSE = "```"

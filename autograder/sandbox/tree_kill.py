@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import signal
 
-from autograder.sandbox.processes import descendant_pids
+from autograder.sandbox.process_control import descendant_pids
 
 MAX_FREEZE_ROUNDS = 100  # each round stops the processes forked since the last one
 

@@ -1,4 +1,12 @@
-"""Example probes: one per pattern a graded test needs."""
+"""Probes that return a student definition's value as it came back, with no conversion.
+
+``call_iou`` is the pattern of a named probe (the one ``autograder/README.md``
+shows: one definition, its value checked with ``expect_tensor``);
+``call_definition`` calls any definition by name and sends its value through
+the transfer as is, so the sandbox's own tests see what the transfer accepts
+and refuses.  Graded tests use ``definitions.call``, which also detaches and
+copies tensors.
+"""
 
 from __future__ import annotations
 
