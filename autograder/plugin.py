@@ -5,7 +5,7 @@ reference solution) or with ``-p autograder.plugin``.
 
 * Marker ``@pytest.mark.points(n, tags=("iou",), visibility="visible")`` on
   every graded test: ``n`` points, the graded definitions it exercises
-  (``layout.KNOWN_NAMES``), Gradescope visibility.  ``@pytest.mark.stage(name)``
+  (``submission_layout.KNOWN_NAMES``), Gradescope visibility.  ``@pytest.mark.stage(name)``
   puts it in a stage other than ``units`` (see ``stages.py``).
 * The run's options are one ``grading_run.RunOptions`` (defaults resolved
   there): ``grading_run.grade_submission`` hands it over in the config's
@@ -43,7 +43,7 @@ from autograder.sandbox import grader_memory
 from autograder.intake.bounded_normalization import normalize_upload
 from autograder.errors import SandboxError, SubmissionError, SubmissionFormatError
 from autograder.results.grading_policy import GradingPolicy, PolicyError
-from autograder.layout import KNOWN_NAMES
+from autograder.submission_layout import KNOWN_NAMES
 from autograder.results.document import TestResult, results_document, score_table, write_results
 from autograder.results.schema import VISIBILITIES
 from autograder.sandbox.client import Sandbox
@@ -385,7 +385,7 @@ def _points_spec(n, *, tags=(), visibility="visible") -> tuple[float, tuple[str,
     tags = (tags,) if isinstance(tags, str) else tuple(tags)
     unknown = sorted(set(tags) - KNOWN_NAMES)
     if unknown:
-        raise ValueError(f"unknown tag(s) {', '.join(unknown)}; tags name graded definitions (layout.py)")
+        raise ValueError(f"unknown tag(s) {', '.join(unknown)}; tags name graded definitions (submission_layout.py)")
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}, got {visibility!r}")
     return float(n), tags, visibility

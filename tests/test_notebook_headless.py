@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.layout import GRADED_DEFINITIONS
+from autograder.submission_layout import GRADED_DEFINITIONS
 from data_scripts.release import release_paths
 from data_scripts.release.kernel import execute_notebook
 from autograder.notebook.parameters import inject_parameters

@@ -36,7 +36,7 @@ from autograder.notebook.graded_notebook import (
 from autograder.errors import InvalidOutput
 from autograder.notebook.grading_data import KERNEL_VAL_IMAGES, LOSS_BATCHES, build_grading_data, validation_seed
 from autograder.notebook.grading_profile import PROFILE_ENV, SMOKE_PROFILE, GradingProfile
-from autograder.layout import GRADED_NAMES, KNOWN_NAMES
+from autograder.submission_layout import GRADED_NAMES, KNOWN_NAMES
 from autograder.notebook.checks import CheckFailed, check_loss_decreases, check_map, loss_summary, map_summary
 from autograder.notebook.stage import (
     SLOW_RUN_CAUSES,

@@ -127,7 +127,7 @@ def test_a_folder_without_the_two_files_is_refused(unpacked, tmp_path):
 
 
 def public_checks_definitions() -> list:
-    from autograder.layout import GRADED_NAMES
+    from autograder.submission_layout import GRADED_NAMES
     return list(GRADED_NAMES)
 
 
@@ -294,7 +294,7 @@ def test_reference_answered_cases_are_the_graded_tests_with_the_public_seed(chec
 
 
 def test_the_checks_cover_every_graded_definition(checks_module):
-    from autograder.layout import GRADED_NAMES
+    from autograder.submission_layout import GRADED_NAMES
     assert sorted(checks_module.GRADED_DEFINITIONS) == sorted(GRADED_NAMES)
     cases = checks_module.public_cases(checks_module.load_cases())
     assert {case["definition"] for case in cases} == set(GRADED_NAMES)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from autograder.errors import SubmissionFormatError
 from autograder.results.output_files import make_private_folder
-from autograder.layout import SUBMISSION_FILES
+from autograder.submission_layout import SUBMISSION_FILES
 from autograder.intake.submission import normalize_submission
 
 REPOSITORY_DIR = Path(__file__).resolve().parents[2]

@@ -16,12 +16,12 @@ during unit grading.  Exactly this is exported:
    (literals, names, attributes, operators, containers, subscripts, and
    calls to ``CONSTANT_CALLS`` only).  Everything else is dropped.
 3. The last binding of a name wins: a later cell overrides an earlier one.
-4. Only what the graded definitions and provided helpers (``layout``) need:
+4. Only what the graded definitions and provided helpers (``submission_layout``) need:
    starting from those names, every top-level name their code mentions is
    added, transitively.  A needed name whose only binding is not exportable
    (``device = torch.device(...)`` is fine, ``model = FasterRCNN(...)`` is
    not) is left out with a note.
-5. ``common.py`` receives the names ``layout`` places there and their
+5. ``common.py`` receives the names ``submission_layout`` places there and their
    dependencies; ``two_stage_detector.py`` receives the rest and imports
    every name of ``common.py`` explicitly.
 6. Every notebook import is hoisted to the top of both files, inside
@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.errors import SubmissionFormatError
-from autograder.layout import COMMON_MODULE, DETECTOR_MODULE, GRADED_DEFINITIONS, PROVIDED_HELPERS, SUBMISSION_MODULES
+from autograder.submission_layout import COMMON_MODULE, DETECTOR_MODULE, GRADED_DEFINITIONS, PROVIDED_HELPERS, SUBMISSION_MODULES
 from autograder.sandbox.student_traceback import NOTEBOOK_MARKER
 from autograder.untrusted_text import one_line
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.errors import SubmissionFormatError
-from autograder.layout import DETECTOR_MODULE, MAX_SOURCE_BYTES, SUBMISSION_FILES
+from autograder.submission_layout import DETECTOR_MODULE, MAX_SOURCE_BYTES, SUBMISSION_FILES
 from autograder.intake.notebook_export import export_notebook
 from autograder.untrusted_text import one_line
 from autograder.intake.zip_extract import IGNORED_PARTS, extract_zip

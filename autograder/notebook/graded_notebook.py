@@ -4,7 +4,7 @@
 * A ``.py`` submission: the release notebook (``notebooks/two_stage_detector.ipynb``)
   with the submission's definitions substituted — the reverse of
   ``notebook_export``: every top-level ``def``/``class`` of a graded
-  definition or provided helper (``layout.KNOWN_NAMES``) is replaced by an
+  definition or provided helper (``submission_layout.KNOWN_NAMES``) is replaced by an
   import of that name from the submission's module, so the notebook's
   checks and training cells run the student's code.
 
@@ -25,7 +25,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.errors import SubmissionFormatError
-from autograder.layout import HOME_MODULE, KNOWN_NAMES
+from autograder.submission_layout import HOME_MODULE, KNOWN_NAMES
 from autograder.notebook.parameters import INJECTED_TAG, ParameterError, inject_parameters
 from autograder.intake.submission import NormalizedSubmission
 

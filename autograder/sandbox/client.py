@@ -45,7 +45,7 @@ from autograder.errors import (
     SubmissionFormatError,
     Timeout,
 )
-from autograder.layout import MAX_SOURCE_BYTES, SUBMISSION_FILES
+from autograder.submission_layout import MAX_SOURCE_BYTES, SUBMISSION_FILES
 from autograder.untrusted_text import multi_line
 
 DEFAULT_TIMEOUT_S = 30.0

@@ -24,13 +24,13 @@ import torch
 
 from autograder.sandbox import student_traceback
 from autograder.errors import InvalidOutput, MissingDefinition, SubmissionImportError
-from autograder.layout import COMMON_MODULE, DETECTOR_MODULE, HOME_MODULE, KNOWN_NAMES, SUBMISSION_MODULES
+from autograder.submission_layout import COMMON_MODULE, DETECTOR_MODULE, HOME_MODULE, KNOWN_NAMES, SUBMISSION_MODULES
 
 
 class SubmissionModules:
     """The student's ``common`` and ``two_stage_detector``, imported on first use.
 
-    ``sub.nms`` (any name from ``layout.KNOWN_NAMES``) or ``sub.definition(name)``
+    ``sub.nms`` (any name from ``submission_layout.KNOWN_NAMES``) or ``sub.definition(name)``
     looks a definition up in its home file first, then in the other file.
     """
 

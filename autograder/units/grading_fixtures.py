@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from autograder.units.case_secret import NO_SECRET_NOTE, case_secret, content_seed
-from autograder.layout import SUBMISSION_FILES
+from autograder.submission_layout import SUBMISSION_FILES
 from autograder.course.reference_solution import load_reference
 
 

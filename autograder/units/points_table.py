@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.layout import GRADED_DEFINITIONS
+from autograder.submission_layout import GRADED_DEFINITIONS
 from autograder.plugin import _points_spec
 from autograder.stages import DEFAULT_STAGE, STAGES
 
@@ -79,7 +79,7 @@ def _graded_test(nodeid: str, marks: list) -> GradedTest | None:
 
 
 def points_rows(tests: list[GradedTest] | None = None) -> list[PointsRow]:
-    """One row per graded definition (in ``layout.GRADED_DEFINITIONS`` order), then one per
+    """One row per graded definition (in ``submission_layout.GRADED_DEFINITIONS`` order), then one per
     stage for its untagged tests; tests worth 0 points (golden cases) are left out."""
     tests = [test for test in (graded_tests() if tests is None else tests) if test.points > 0]
     rows = []

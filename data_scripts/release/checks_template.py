@@ -58,7 +58,7 @@ def _install_vendored() -> None:
 
 
 _install_vendored()
-_layout = sys.modules[f"{VENDOR_PACKAGE}.layout"]
+_layout = sys.modules[f"{VENDOR_PACKAGE}.submission_layout"]
 _errors = sys.modules[f"{VENDOR_PACKAGE}.errors"]
 _probe_api = sys.modules[f"{VENDOR_PACKAGE}.sandbox.probe_api"]
 _student_traceback = sys.modules[f"{VENDOR_PACKAGE}.sandbox.student_traceback"]

@@ -9,7 +9,7 @@ change with the grader and the drift check flags copies that did not.
 
 from autograder.notebook.grading_data import LOSS_BATCHES
 from autograder.notebook.grading_profile import CHECKPOINT_FILE, GRADING_PROFILE
-from autograder.layout import SUBMISSION_FILES
+from autograder.submission_layout import SUBMISSION_FILES
 from autograder.units.points_table import graded_tests, points_table_markdown, stage_points
 from autograder.intake.submission import PREFERRED_NOTEBOOK
 from autograder.test_notebook import LOSS_POINTS, MAP_POINTS

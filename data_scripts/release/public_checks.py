@@ -1,6 +1,6 @@
 """The students' public checks: `checks.py` and its data `checks_data.json`.
 
-`checks.py` is `checks_template.py` with the grader's own modules (layout,
+`checks.py` is `checks_template.py` with the grader's own modules (submission layout,
 probes, judging; see `VENDORED_MODULES`) pasted in verbatim as strings,
 `autograder` renamed `_grader` in their imports, so that a student's
 `check("iou")` calls the very probe and judge the autograder uses.
@@ -27,7 +27,7 @@ GRADER_PACKAGE = "autograder"
 VENDOR_PACKAGE = "_grader"
 # Grader modules the checks run, in import order (each imports only earlier ones).
 VENDORED_MODULES = (
-    "autograder/layout.py",
+    "autograder/submission_layout.py",
     "autograder/errors.py",
     "autograder/untrusted_text.py",
     "autograder/sandbox/safe_transfer.py",
