@@ -68,7 +68,8 @@ def test_validation_map(notebook_run, artifacts_dir, points):
     points.award(0.0, chart)  # shown to the student whether or not the check passes
     check_map(summary, PROFILE)
     points.award(1.0, f"Validation mAP@0.5: {result.map:.3f} over {len(result.ap_per_class)} classes "
-                      f"(untrained: {summary.untrained.map:.3f}).\n{chart}")
+                      f"(your weights in the grader's detector: {summary.graders.map:.3f}; untrained: "
+                      f"{summary.untrained.map:.3f}).\n{chart}")
 
 
 test_validation_map.__doc__ = (f"notebook: mAP@0.5 on a secret validation split >= {PROFILE.min_map:g}, "

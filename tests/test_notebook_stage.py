@@ -277,7 +277,8 @@ def test_grade_runs_the_notebook_stage_after_the_units_and_writes_its_figures(tm
     loss, mean_ap = tests[-2:]
     assert (loss["status"], mean_ap["status"]) == ("passed", "passed")
     assert loss["output"].startswith("Training loss: mean loss on the grader's ")
-    assert mean_ap["output"].startswith("```text\nValidation mAP@0.5: ") and "(untrained: " in mean_ap["output"]
+    assert mean_ap["output"].startswith("```text\nValidation mAP@0.5: ") and "; untrained: " in mean_ap["output"]
+    assert "(your weights in the grader's detector: " in mean_ap["output"]
     assert "AP@0.5 per class:\n" in mean_ap["output"] and "|" in mean_ap["output"]
     assert (tmp_path / "mAP.png").read_bytes().startswith(b"\x89PNG")
     assert "mAP = " in (tmp_path / "mAP_output.txt").read_text()
