@@ -142,3 +142,41 @@ def test_weights_that_do_not_fit_are_named(monkeypatch):
                                             r"\(no layer with a weight of shape \(21, 784\)"):
         measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES,
                                     **grading_inputs())
+
+
+def test_spare_layers_of_a_shared_shape_are_told_apart_by_behaviour(monkeypatch):
+    """Two unused 3x3 convs registered before the FPN's output convs: 60 orders, one right."""
+    detector = students_detector("reference", monkeypatch)
+    spare = torch.nn.ModuleList([torch.nn.Conv2d(FPN_CHANNELS, FPN_CHANNELS, 3, padding=1) for _ in range(2)])
+    fpn_params = detector.backbone.fpn_params
+    detector.backbone.fpn_params = torch.nn.ModuleDict({"spare": spare, **dict(fpn_params.items())})
+    inputs = layer_inputs(SEED, FPN_CHANNELS)
+    report = _layer_report(detector, **inputs)
+    assert len(report["fpn"]["layers"]) == 8
+    weights = {key: value.detach().clone() for key, value in detector.state_dict().items()}
+    data = grading_inputs()
+    view = measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES, **data)
+    assert view.matched == PARTS
+    assert_same_measurement(view.reply, measure_detector(detector, **data))
+
+
+def test_a_report_that_would_make_the_grader_search_forever_is_refused(monkeypatch):
+    """The report is untrusted: many same-shape layers (here one layer listed again and again, and
+    the head's two stem convs given 40 rivals) give too many assignments to try, and are refused."""
+    from autograder.errors import InvalidOutput
+
+    detector = students_detector("reference", monkeypatch)
+    inputs = layer_inputs(SEED, FPN_CHANNELS)
+    report = _layer_report(detector, **inputs)
+    weights = {key: value.detach().clone() for key, value in detector.state_dict().items()}
+    stem, linear = report["cls_pred"]["layers"][0], report["cls_pred"]["layers"][-1]
+    for copy in range(40):
+        weights[f"rival.{copy}"] = weights[stem[0]].clone()
+    report["cls_pred"]["layers"] = [stem] * 1000 + [[f"rival.{copy}", None] for copy in range(40)]
+    with pytest.raises(InvalidOutput, match=r"lists list of layers, not at most 64"):
+        measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES,
+                                    **grading_inputs())
+    report["cls_pred"]["layers"] = [stem] * 10 + [[f"rival.{copy}", None] for copy in range(40)] + [linear]
+    with pytest.raises(InvalidOutput, match=r"1640 ways to assign the layers of equal shapes; at most 120"):
+        measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES,
+                                    **grading_inputs())

@@ -43,6 +43,8 @@ from autograder.notebook.stage import (
     DetectorEvaluation,
     NotebookRun,
     _parse_evaluation,
+    _parse_graders_view,
+    _parse_report,
     run_notebook_stage,
 )
 from autograder.sandbox.client import Sandbox
@@ -431,6 +433,28 @@ def reply_for(data, **changes) -> dict:
     for key, value in changes.items():
         reply["detections"][0][key] = value
     return reply
+
+
+def test_a_checkpoint_with_non_finite_weights_is_a_diverged_run_not_a_grader_failure():
+    data = build_grading_data(PROFILE, SEED)
+    report = {"cells_run": 0, "seconds": [], "failure": None,
+              "checkpoint": {"model": {"rpn.pred_net.pred_box.bias": torch.tensor([0.0, math.nan]),
+                                       "cls_pred.5.weight": torch.zeros(2, 2)}}}
+    run, weights = _parse_report(report, "a notebook", data, [], 1.0)
+    assert weights is None
+    assert run.evaluation_problem.startswith("The checkpoint of your full run holds weights that are not finite "
+                                             "(NaN or infinite) in 1 tensors, the first `rpn.pred_net.pred_box.bias`: "
+                                             "training diverged.")
+    report["checkpoint"]["model"]["rpn.pred_net.pred_box.bias"] = torch.zeros(2)
+    assert _parse_report(report, "a notebook", data, [], 1.0)[1] is not None  # control: finite weights go on
+
+
+def test_a_non_finite_output_of_the_graders_detector_is_the_students_diverged_run():
+    data = build_grading_data(PROFILE, SEED)
+    with pytest.raises(InvalidOutput, match=r"Your trained weights in the grader's own detector give .*not finite.*"
+                                            r"diverged"):
+        _parse_graders_view(reply_for(data, scores=torch.tensor([math.nan])), data)
+    assert _parse_graders_view(reply_for(data), data).losses  # control
 
 
 def test_evaluation_replies_are_validated_here():

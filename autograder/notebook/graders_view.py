@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
+import math
 import os
 from dataclasses import dataclass
 
@@ -35,7 +37,7 @@ import torch
 from torch import nn
 
 from autograder.errors import InvalidOutput
-from autograder.layer_evidence import assignments, weighted_layers
+from autograder.layer_evidence import MAX_LEAVES, weighted_layers
 from autograder.notebook.full_run_detector import build_detector, measure_detector
 from autograder.course.reference_solution import load_reference
 
@@ -46,6 +48,9 @@ FPN_STRIDES = {"p3": 8, "p4": 16, "p5": 32}
 # compute in float64). A wrong assignment is off by the size of the activations.
 MATCH_RTOL = 1e-3
 PARTS = ("fpn", "rpn_pred", "cls_pred")
+# Role assignments tried per part and box layout: 120 = the FPN's three output convs among six
+# of that shape. A part with more ways is refused (the report is untrusted: this bounds the work).
+MAX_TRIED_ASSIGNMENTS = 120
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,12 @@ def measure_in_graders_detector(weights: dict, report: dict, inputs: dict, fpn_c
             raise InvalidOutput(f"The grader could not put the weights of your full run into its own detector "
                                 f"({str(error)[:300]}). Keep the starter code's modules (`backbone`, `rpn.pred_net`, "
                                 "`cls_pred`) and the layers their TODOs ask for.") from None
-        reply = measure_detector(detector, loss_images, loss_boxes, images, seed)
+        try:
+            reply = measure_detector(detector, loss_images, loss_boxes, images, seed)
+        except (RuntimeError, ValueError) as error:  # the reference's own code on weights a run diverged to
+            raise InvalidOutput(f"Your trained weights make the grader's own detector fail "
+                                f"({str(error).splitlines()[0][:200]}): the full run's training probably "
+                                "diverged.") from None
     return GradersView(reply, matched)
 
 
@@ -121,28 +131,35 @@ def load_trained_weights(detector: nn.Module, weights: dict, report: dict, input
     }
     matched = []
     for name, (part, skip, run, layouts) in parts.items():
-        layers = [(weights[w], None if b is None else weights[b]) for w, b in report[name]["layers"]]
-        if _assign(part, skip, layers, run, report[name]["output"], layouts):
+        if _assign(part, skip, _reported_layers(weights, report[name]["layers"], name), run,
+                   report[name]["output"], layouts):
             matched.append(name)
     return tuple(matched)
 
 
+def _reported_layers(weights: dict, entries, part: str) -> list:
+    """The (weight, bias or None) tensors of an untrusted report's ``[[weight key, bias key or None], ...]``:
+    at most ``MAX_LEAVES`` entries, existing keys, each weight once."""
+    if type(entries) is not list or len(entries) > MAX_LEAVES:
+        raise ValueError(f"the report of {part} lists {type(entries).__name__} of layers, not at most {MAX_LEAVES}")
+    layers, seen = [], set()
+    for entry in entries:
+        weight_key, bias_key = entry
+        if type(weight_key) is not str or not (bias_key is None or type(bias_key) is str):
+            raise ValueError(f"the report of {part} names a layer by {type(weight_key).__name__}")
+        if weight_key not in seen:
+            seen.add(weight_key)
+            layers.append((weights[weight_key], None if bias_key is None else weights[bias_key]))
+    return layers
+
+
 def _assign(part: nn.Module, skip: tuple, layers: list, run, expected, layouts: tuple) -> bool:
     """Load ``layers`` ([(weight, bias or None)], the student's) into ``part``'s layers: the first
-    role assignment (by weight shape) and layout under which ``run()`` reproduces ``expected``;
-    else the first assignment, as-is. Returns whether one reproduced it."""
+    role assignment (``_role_assignments``) and layout under which ``run()`` reproduces
+    ``expected``; else the first assignment (registration order), as-is. Returns whether one
+    reproduced it."""
     targets = weighted_layers(part, skip)
-    candidates = []
-    for name, _, params in targets:
-        shape = tuple(params["weight"].shape)
-        found = [layer for layer in layers if tuple(layer[0].shape) == shape]
-        if not found:
-            raise ValueError(f"no layer with a weight of shape {shape} for the grader's `{name}`; "
-                             f"the weights have shapes {[tuple(w.shape) for w, _ in layers]}")
-        candidates.append(found)
-    picks = assignments(candidates)  # one student layer per role, none twice
-    if not picks:
-        raise ValueError(f"fewer layers than the grader's {len(targets)} of these shapes")
+    picks = _role_assignments(targets, layers)
     for layout in layouts:
         for pick in picks:
             _load(targets, pick, layout)
@@ -151,6 +168,36 @@ def _assign(part: nn.Module, skip: tuple, layers: list, run, expected, layouts: 
                     return True
     _load(targets, picks[0], layouts[0])
     return False
+
+
+def _role_assignments(targets: list, layers: list) -> list:
+    """Every way to give each of the grader's ``targets`` one of the student's ``layers`` of its
+    weight's shape, no layer twice; registration order first. Only roles sharing a shape are
+    permuted, so the count is the product, over shapes, of k-permutations of the layers of that
+    shape; more than ``MAX_TRIED_ASSIGNMENTS`` is refused."""
+    groups = {}  # shape -> indices of the targets with that weight shape
+    for index, (_, _, params) in enumerate(targets):
+        groups.setdefault(tuple(params["weight"].shape), []).append(index)
+    options = []
+    for shape, roles in groups.items():
+        found = [layer for layer in layers if tuple(layer[0].shape) == shape]
+        if len(found) < len(roles):
+            names = ", ".join(f"`{targets[i][0]}`" for i in roles)
+            raise ValueError(f"no layer with a weight of shape {shape} for the grader's {names} "
+                             f"({len(found)} found); the weights have shapes {[tuple(w.shape) for w, _ in layers]}")
+        options.append((roles, found))
+    count = math.prod(math.perm(len(found), len(roles)) for roles, found in options)
+    if count > MAX_TRIED_ASSIGNMENTS:
+        raise ValueError(f"{count} ways to assign the layers of equal shapes; at most {MAX_TRIED_ASSIGNMENTS} are "
+                         "tried: remove the layers the TODOs do not ask for")
+    picks = []
+    for orderings in itertools.product(*(itertools.permutations(found, len(roles)) for roles, found in options)):
+        pick = [None] * len(targets)
+        for (roles, _), ordering in zip(options, orderings):
+            for role, layer in zip(roles, ordering):
+                pick[role] = layer
+        picks.append(pick)
+    return picks
 
 
 def _load(targets: list, pick: list, layout) -> None:

@@ -41,6 +41,7 @@ BOX_FORMAT = "{:.2f}"
 KERNEL_VAL_IMAGES = 2
 LOSS_BATCHES = 8  # of the profile's batch size: 32 images at the grading profile's 4 per batch
 _VALIDATION_SEED_PURPOSE = b"notebook stage: validation split"
+_EVALUATION_SEED_PURPOSE = b"notebook stage: evaluations"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,18 @@ class GradingData:
 
 def validation_seed(submission_seed: int) -> int:
     """The validation split's seed for a grade: as secret as ``submission_seed``, and distinct from it."""
-    digest = hashlib.sha256(_VALIDATION_SEED_PURPOSE + submission_seed.to_bytes(8, "little")).digest()
+    return _derived_seed(_VALIDATION_SEED_PURPOSE, submission_seed)
+
+
+def evaluation_seed(validation: int) -> int:
+    """The seed the evaluations of a grade's detectors use (untrained weights, the loss batches'
+    sampling), from its ``validation_seed``: sandboxed workers get this one, which does not
+    reveal the validation split's."""
+    return _derived_seed(_EVALUATION_SEED_PURPOSE, validation)
+
+
+def _derived_seed(purpose: bytes, seed: int) -> int:
+    digest = hashlib.sha256(purpose + seed.to_bytes(8, "little")).digest()
     return int.from_bytes(digest[:4], "little")
 
 

@@ -30,7 +30,7 @@ from autograder.errors import InvalidOutput, SubmissionError
 from autograder.notebook.full_run_detector import CHECKPOINT_NAME
 from autograder.notebook.graded_notebook import graded_cells, graded_notebook
 from autograder.notebook.graders_view import layer_inputs, measure_in_graders_detector
-from autograder.notebook.grading_data import GradingData, boxes_as_written, build_grading_data
+from autograder.notebook.grading_data import GradingData, boxes_as_written, build_grading_data, evaluation_seed
 from autograder.notebook.grading_profile import CHECKPOINT_FILE, KERNEL_DATA_DIR, GradingProfile
 from autograder.sandbox.client import Sandbox, clean_message
 from autograder.intake.submission import NormalizedSubmission
@@ -87,8 +87,10 @@ def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profi
                        wall_factor: float | None = None) -> NotebookRun:
     """Run the submission's notebook with ``profile`` and judge-ready evaluations of its detector.
 
-    ``seed`` draws the validation split, the loss batches and the untrained
-    weights (``grading_data.validation_seed`` of the submission's seed).
+    ``seed`` (``grading_data.validation_seed`` of the submission's seed) draws
+    the validation split and the loss batches; the evaluations, in and out of
+    the sandbox, get ``grading_data.evaluation_seed(seed)`` (untrained
+    weights, loss sampling, the grader's layer inputs).
     ``course_files`` replaces the helper modules (calibration).
     ``time_factor`` scales the profile's CPU limits to this machine and
     ``wall_factor`` (default: ``time_factor``) its wall-clock backstop
@@ -122,18 +124,30 @@ def run_notebook_stage(sandbox: Sandbox, submission: NormalizedSubmission, profi
     if weights is None:
         return run
     num_classes = load_course_module("detection_helpers").NUM_CLASSES
-    inputs = layer_inputs(seed, profile.fpn_channels)
+    worker_seed = evaluation_seed(seed)  # what sandboxes get: not the validation split's seed
+    inputs = layer_inputs(worker_seed, profile.fpn_channels)
     try:
-        untrained, _ = _evaluate(sandbox, None, data, profile, seed, time_factor)
-        trained, report = _evaluate(sandbox, weights, data, profile, seed, time_factor, inputs)
+        untrained, _ = _evaluate(sandbox, None, data, profile, worker_seed, time_factor)
+        trained, report = _evaluate(sandbox, weights, data, profile, worker_seed, time_factor, inputs)
         view = measure_in_graders_detector(weights, report, inputs, profile.fpn_channels, profile.post_nms_topk,
                                            num_classes, list(data.loss_images), list(data.loss_boxes),
-                                           data.images, seed)
+                                           data.images, worker_seed)
+        graders = _parse_graders_view(view.reply, data)
     except SubmissionError as error:
         problem = f"The grader could not evaluate the detector of your full run: {error}"
         return dataclasses.replace(run, evaluation_problem=problem)
-    return dataclasses.replace(run, untrained=untrained, trained=trained,
-                               graders=_parse_evaluation(view.reply, data), graders_unmatched=view.unmatched)
+    return dataclasses.replace(run, untrained=untrained, trained=trained, graders=graders,
+                               graders_unmatched=view.unmatched)
+
+
+def _parse_graders_view(reply: dict, data: GradingData) -> DetectorEvaluation:
+    """The grader's own measurement, held to the workers' rules: weights that make its detector
+    output a non-finite box or score are the student's (a diverged run), not the grader's fault."""
+    try:
+        return _parse_evaluation(reply, data)
+    except ValueError as error:
+        raise InvalidOutput(f"Your trained weights in the grader's own detector give {error}: the full run's "
+                            "training probably diverged.") from None
 
 
 def _evaluate(sandbox: Sandbox, weights: dict | None, data: GradingData, profile: GradingProfile, seed: int,
@@ -216,6 +230,13 @@ def _parse_report(report: dict, description: str, data: GradingData, cells: list
     run = NotebookRun(description, data, cells_run, len(cells), seconds, failure, wall_s)
     if weights is None:
         return dataclasses.replace(run, evaluation_problem=failure or _checkpoint_problem(problem)), None
+    not_finite = [key for key, tensor in weights.items() if not bool(torch.isfinite(tensor).all())]
+    if not_finite:
+        return dataclasses.replace(run, evaluation_problem=(
+            f"The checkpoint of your full run holds weights that are not finite (NaN or infinite) in "
+            f"{len(not_finite)} tensors, the first `{clean_message(not_finite[0])[:80]}`: training diverged. "
+            "Usual causes: a loss summed instead of averaged, or computed over every anchor instead of the "
+            "sampled ones.")), None
     return run, weights
 
 
