@@ -9,6 +9,7 @@ layer, in this process (the corpus is ours, not untrusted).
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,35 @@ def test_a_report_that_would_make_the_grader_search_forever_is_refused(monkeypat
     with pytest.raises(InvalidOutput, match=r"1640 ways to assign the layers of equal shapes; at most 120"):
         measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES,
                                     **grading_inputs())
+
+
+def test_a_coordinate_major_box_conv_is_read_in_the_students_order(monkeypatch):
+    """A valid RPN head may keep its box channels coordinate-major (k * A + a) and reshape them
+    accordingly: the grader's detector must read them anchor-major (a * 4 + k)."""
+    detector = students_detector("reference", monkeypatch)
+    data = grading_inputs()
+    anchor_major = measure_detector(copy.deepcopy(detector), **data)  # measuring moves BatchNorm statistics
+    pred_net = detector.rpn.pred_net
+    anchors = pred_net.num_anchors
+    with torch.no_grad():  # the same function, stored coordinate-major
+        for tensor in (pred_net.pred_box.weight, pred_net.pred_box.bias):
+            tensor.copy_(tensor.reshape(anchors, 4, *tensor.shape[1:]).transpose(0, 1).reshape(tensor.shape))
+
+    def coordinate_major_forward(feats):
+        objectness, boxes = {}, {}
+        for level, x in feats.items():
+            stem = pred_net.stem_rpn(x)
+            batch = x.shape[0]
+            objectness[level] = pred_net.pred_obj(stem).permute(0, 2, 3, 1).reshape(batch, -1)
+            raw = pred_net.pred_box(stem)  # (B, 4A, H, W), channel k * A + a
+            boxes[level] = raw.reshape(batch, 4, anchors, *raw.shape[2:]).permute(0, 3, 4, 2, 1).reshape(batch, -1, 4)
+        return [objectness, boxes]
+
+    monkeypatch.setattr(pred_net, "forward", coordinate_major_forward)
+    assert_same_measurement(measure_detector(copy.deepcopy(detector), **data), anchor_major)  # valid indeed
+    inputs = layer_inputs(SEED, FPN_CHANNELS)
+    report = _layer_report(detector, **inputs)
+    weights = {key: value.detach().clone() for key, value in detector.state_dict().items()}
+    view = measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES, **data)
+    assert view.matched == PARTS
+    assert_same_measurement(view.reply, anchor_major)
