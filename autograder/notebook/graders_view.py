@@ -17,10 +17,12 @@ assignment under which the reference part computes what the student's part
 computed on the grader's inputs (``trained_detector._layer_report``). Any
 assignment still makes a real detector of the trained weights, so a
 dishonest report can only cost its own points; when none matches, the
-layers go in registration order and the view says so.
+layers go in registration order and the view says so. The report's size
+and the assignments tried are bounded (``MAX_TRIED_ASSIGNMENTS``): this
+process has no time limit.
 
 Shapes: ``layer_inputs`` gives ``images`` (Tensor[1, 3, S, S]), ``feats``
-({"p3", "p4", "p5"}: Tensor[1, C, S/8, S/8] ...) and ``rois``
+({"p3", "p4", "p5"}: Tensor[1, C, s, s], s from ``LAYER_INPUT_LEVEL_SIZES``) and ``rois``
 (Tensor[R, C, 7, 7]), C the FPN width.
 """
 
@@ -43,7 +45,9 @@ from autograder.course.reference_solution import load_reference
 
 LAYER_INPUT_SIZE = 64  # image side of the FPN's input: divisible by the coarsest stride, 32
 LAYER_INPUT_ROIS = 3
-FPN_STRIDES = {"p3": 8, "p4": 16, "p5": 32}
+# Side of each level's input to the RPN's prediction network, which sees each level alone: any
+# sizes do; these are the FPN's on a LAYER_INPUT_SIZE image.
+LAYER_INPUT_LEVEL_SIZES = {"p3": 8, "p4": 4, "p5": 2}
 # Same weights, same operations: only float rounding differs (float32 here; a student may
 # compute in float64). A wrong assignment is off by the size of the activations.
 MATCH_RTOL = 1e-3
@@ -69,11 +73,10 @@ class GradersView:
 def layer_inputs(seed: int, fpn_channels: int) -> dict:
     """The grader's inputs for the parts' outputs (see the module's shape key), drawn from ``seed``."""
     generator = torch.Generator().manual_seed(seed)
-    side = LAYER_INPUT_SIZE
     return {
-        "images": torch.rand(1, 3, side, side, generator=generator),
-        "feats": {level: torch.randn(1, fpn_channels, side // stride, side // stride, generator=generator)
-                  for level, stride in FPN_STRIDES.items()},
+        "images": torch.rand(1, 3, LAYER_INPUT_SIZE, LAYER_INPUT_SIZE, generator=generator),
+        "feats": {level: torch.randn(1, fpn_channels, size, size, generator=generator)
+                  for level, size in LAYER_INPUT_LEVEL_SIZES.items()},
         "rois": torch.randn(LAYER_INPUT_ROIS, fpn_channels, 7, 7, generator=generator),
     }
 
