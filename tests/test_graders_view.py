@@ -69,6 +69,13 @@ def grading_inputs() -> dict:
             "images": torch.rand(3, 3, 224, 224, generator=generator), "seed": SEED}
 
 
+def captured(detector) -> tuple[dict, dict, dict]:
+    """What the stage hands the grader's view: layer inputs, the worker's layer report, the weights."""
+    inputs = layer_inputs(SEED, FPN_CHANNELS)
+    report = _layer_report(detector, **inputs)
+    return inputs, report, {key: value.detach().clone() for key, value in detector.state_dict().items()}
+
+
 def assert_same_measurement(actual: dict, expected: dict) -> None:
     torch.testing.assert_close(actual["losses"], expected["losses"], rtol=1e-4, atol=1e-5)
     assert len(actual["detections"]) == len(expected["detections"])
@@ -81,9 +88,7 @@ def assert_same_measurement(actual: dict, expected: dict) -> None:
 @pytest.mark.parametrize("name", SUBMISSIONS)
 def test_graders_detector_computes_what_the_students_computes(name, monkeypatch):
     detector = students_detector(name, monkeypatch)
-    inputs = layer_inputs(SEED, FPN_CHANNELS)
-    report = _layer_report(detector, **inputs)
-    weights = {key: value.detach().clone() for key, value in detector.state_dict().items()}
+    inputs, report, weights = captured(detector)
     data = grading_inputs()
     own = measure_detector(detector, **data)
     view = measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES, **data)
@@ -95,11 +100,9 @@ def test_layers_in_any_order_are_matched_by_behaviour(monkeypatch):
     """The FPN's output convs and the stems' convs share shapes: the order the student registers
     them in does not decide their roles, what the parts compute does."""
     detector = students_detector("reference", monkeypatch)
-    inputs = layer_inputs(SEED, FPN_CHANNELS)
-    report = _layer_report(detector, **inputs)
+    inputs, report, weights = captured(detector)
     for part in PARTS:
         report[part]["layers"] = report[part]["layers"][::-1]
-    weights = {key: value.detach().clone() for key, value in detector.state_dict().items()}
     data = grading_inputs()
     view = measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES, **data)
     assert view.matched == PARTS
@@ -109,10 +112,8 @@ def test_layers_in_any_order_are_matched_by_behaviour(monkeypatch):
 def test_a_part_that_computes_something_else_is_loaded_in_registration_order(monkeypatch):
     """Control: with outputs no assignment reproduces, the view says so (and still measures)."""
     detector = students_detector("reference", monkeypatch)
-    inputs = layer_inputs(SEED, FPN_CHANNELS)
-    report = _layer_report(detector, **inputs)
+    inputs, report, weights = captured(detector)
     report["cls_pred"]["output"] = report["cls_pred"]["output"] + 1.0
-    weights = {key: value.detach().clone() for key, value in detector.state_dict().items()}
     view = measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES,
                                        **grading_inputs())
     assert view.unmatched == ("cls_pred",)
@@ -135,9 +136,7 @@ def test_weights_that_do_not_fit_are_named(monkeypatch):
     from autograder.errors import InvalidOutput
 
     detector = students_detector("reference", monkeypatch)
-    inputs = layer_inputs(SEED, FPN_CHANNELS)
-    report = _layer_report(detector, **inputs)
-    weights = {key: value.detach().clone() for key, value in detector.state_dict().items()}
+    inputs, report, weights = captured(detector)
     weights[report["cls_pred"]["layers"][-1][0]] = torch.zeros(5, 7)  # the linear layer: wrong shape
     with pytest.raises(InvalidOutput, match=r"could not put the weights of your full run into its own detector "
                                             r"\(no layer with a weight of shape \(21, 784\)"):
@@ -151,10 +150,8 @@ def test_spare_layers_of_a_shared_shape_are_told_apart_by_behaviour(monkeypatch)
     spare = torch.nn.ModuleList([torch.nn.Conv2d(FPN_CHANNELS, FPN_CHANNELS, 3, padding=1) for _ in range(2)])
     fpn_params = detector.backbone.fpn_params
     detector.backbone.fpn_params = torch.nn.ModuleDict({"spare": spare, **dict(fpn_params.items())})
-    inputs = layer_inputs(SEED, FPN_CHANNELS)
-    report = _layer_report(detector, **inputs)
+    inputs, report, weights = captured(detector)
     assert len(report["fpn"]["layers"]) == 8
-    weights = {key: value.detach().clone() for key, value in detector.state_dict().items()}
     data = grading_inputs()
     view = measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES, **data)
     assert view.matched == PARTS
@@ -167,17 +164,15 @@ def test_a_report_that_would_make_the_grader_search_forever_is_refused(monkeypat
     from autograder.errors import InvalidOutput
 
     detector = students_detector("reference", monkeypatch)
-    inputs = layer_inputs(SEED, FPN_CHANNELS)
-    report = _layer_report(detector, **inputs)
-    weights = {key: value.detach().clone() for key, value in detector.state_dict().items()}
+    inputs, report, weights = captured(detector)
     stem, linear = report["cls_pred"]["layers"][0], report["cls_pred"]["layers"][-1]
-    for copy in range(40):
-        weights[f"rival.{copy}"] = weights[stem[0]].clone()
-    report["cls_pred"]["layers"] = [stem] * 1000 + [[f"rival.{copy}", None] for copy in range(40)]
+    for rival in range(40):
+        weights[f"rival.{rival}"] = weights[stem[0]].clone()
+    report["cls_pred"]["layers"] = [stem] * 1000 + [[f"rival.{copy}", None] for rival in range(40)]
     with pytest.raises(InvalidOutput, match=r"lists list of layers, not at most 64"):
         measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES,
                                     **grading_inputs())
-    report["cls_pred"]["layers"] = [stem] * 10 + [[f"rival.{copy}", None] for copy in range(40)] + [linear]
+    report["cls_pred"]["layers"] = [stem] * 10 + [[f"rival.{copy}", None] for rival in range(40)] + [linear]
     with pytest.raises(InvalidOutput, match=r"1640 ways to assign the layers of equal shapes; at most 120"):
         measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES,
                                     **grading_inputs())
@@ -207,9 +202,7 @@ def test_a_coordinate_major_box_conv_is_read_in_the_students_order(monkeypatch):
 
     monkeypatch.setattr(pred_net, "forward", coordinate_major_forward)
     assert_same_measurement(measure_detector(copy.deepcopy(detector), **data), anchor_major)  # valid indeed
-    inputs = layer_inputs(SEED, FPN_CHANNELS)
-    report = _layer_report(detector, **inputs)
-    weights = {key: value.detach().clone() for key, value in detector.state_dict().items()}
+    inputs, report, weights = captured(detector)
     view = measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES, **data)
     assert view.matched == PARTS
     assert_same_measurement(view.reply, anchor_major)
