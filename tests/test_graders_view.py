@@ -168,11 +168,11 @@ def test_a_report_that_would_make_the_grader_search_forever_is_refused(monkeypat
     stem, linear = report["cls_pred"]["layers"][0], report["cls_pred"]["layers"][-1]
     for rival in range(40):
         weights[f"rival.{rival}"] = weights[stem[0]].clone()
-    report["cls_pred"]["layers"] = [stem] * 1000 + [[f"rival.{copy}", None] for rival in range(40)]
+    report["cls_pred"]["layers"] = [stem] * 1000 + [[f"rival.{rival}", None] for rival in range(40)]
     with pytest.raises(InvalidOutput, match=r"lists list of layers, not at most 64"):
         measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES,
                                     **grading_inputs())
-    report["cls_pred"]["layers"] = [stem] * 10 + [[f"rival.{copy}", None] for rival in range(40)] + [linear]
+    report["cls_pred"]["layers"] = [stem] * 10 + [[f"rival.{rival}", None] for rival in range(40)] + [linear]
     with pytest.raises(InvalidOutput, match=r"1640 ways to assign the layers of equal shapes; at most 120"):
         measure_in_graders_detector(weights, report, inputs, FPN_CHANNELS, POST_NMS_TOPK, NUM_CLASSES,
                                     **grading_inputs())
